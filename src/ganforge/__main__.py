@@ -1,0 +1,6 @@
+"""python -m ganforge"""
+import sys
+
+from .cli import main
+
+sys.exit(main())

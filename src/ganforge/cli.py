@@ -1,0 +1,164 @@
+"""Command line: a thin adapter from argparse subcommands to the library functions of the same name."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .config import DEFAULT_PRESET, PRESET_DIR, Config, all_keys, key_docs, preset_names, resolve
+from .errors import GanforgeError, TrainingError, TrainingInterrupted
+from .registries import DATASETS, METRICS, NETWORKS, OBJECTIVES, PENALTIES
+
+OUT_FORMATS = (".png", ".npz")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ganforge", description="Train, sample and evaluate GANs.")
+    p.add_argument("--version", action="version", version=f"ganforge {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a preset or YAML config (or resume a run)")
+    t.add_argument("config", nargs="?", default=None,
+                   help=f"preset name or YAML file (default: {DEFAULT_PRESET}; `ganforge list presets`)")
+    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key, e.g. --set train.steps=500 (repeatable)")
+    t.add_argument("--run-dir", default=None, help="run directory (default: runs/<preset name>)")
+    t.add_argument("--resume", default=None, metavar="auto|PATH",
+                   help="auto: continue from the newest valid checkpoint in the run directory (or start "
+                        "fresh if none); PATH: continue from that checkpoint")
+    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    g = sub.add_parser("generate", help="sample from a run directory, checkpoint or exported generator")
+    g.add_argument("source", help="run directory, checkpoint (.safetensors) or exported generator")
+    g.add_argument("-n", type=int, required=True, help="number of samples")
+    g.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    g.add_argument("--class", dest="cls", type=int, default=None, help="class to generate (conditional models)")
+    g.add_argument("--out", required=True, help="output: .png (plot or grid) or .npz (array x, and y)")
+
+    e = sub.add_parser("evaluate", help="compute metrics of a trained generator")
+    e.add_argument("source", help="run directory, checkpoint or exported generator")
+    e.add_argument("--metrics", default="modes", help=f"comma-separated: {', '.join(METRICS.names())}")
+    e.add_argument("--n", type=int, default=2500, help="generated samples (default 2500, the toy protocol)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--out", default=None, help="also write the results (JSON) here")
+
+    ls = sub.add_parser("list", help="list presets, networks, objectives, penalties, datasets, metrics, keys")
+    ls.add_argument("what", nargs="?", default="all",
+                    choices=["all", "presets", "networks", "objectives", "penalties", "datasets", "metrics", "keys"])
+    return p
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .train.run import train
+
+    if a.dry_run:
+        cfg = resolve(a.config, a.overrides)
+        print(f"# run directory: {a.run_dir or Path('runs') / cfg.name}")
+        print(cfg.to_yaml(), end="")
+        return 0
+    overrides = a.overrides + (["train.progress=false"] if a.no_progress else [])
+    config = a.config
+    run_dir = a.run_dir
+    if config is None and a.resume is None:
+        config = DEFAULT_PRESET
+    if run_dir is None:
+        run_dir = Path("runs") / resolve(config or DEFAULT_PRESET).name
+    train(config, overrides, run_dir=run_dir, resume=a.resume)
+    print(f"run directory: {run_dir}\n  samples:   {Path(run_dir) / 'samples'}\n"
+          f"  log:       {Path(run_dir) / 'log.jsonl'}\n  generator: {Path(run_dir) / 'generator.safetensors'}")
+    return 0
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    from .data.source import load_source
+    from .report import picture
+    from .sample import load_generator
+
+    out = Path(a.out)
+    if out.suffix not in OUT_FORMATS:
+        raise GanforgeError(f"--out '{out}' must end in .png or .npz")
+    if not out.parent.exists():
+        raise GanforgeError(f"the directory of --out '{out}' does not exist")
+    if a.n < 1:
+        raise GanforgeError(f"-n must be >= 1, got {a.n}")
+    gen = load_generator(a.source)
+    y = gen.labels(a.n, a.cls)
+    x = gen.decode(gen.sample(a.n, seed=a.seed, y=y))
+    if out.suffix == ".npz":
+        arrays: dict[str, Any] = {"x": x} | ({"y": y.numpy()} if y is not None else {})
+        with open(out, "wb") as f:
+            np.savez(f, **arrays)
+    else:
+        real = None
+        if gen.data_info["kind"] == "points" and gen.data_info["name"] in DATASETS:
+            real = load_source(gen.data_info["name"]).reference(min(a.n, 2000))
+        nrow = gen.num_classes if (gen.num_classes > 0 and a.cls is None) else None
+        picture(x, gen.data_info, out, real=real, title=f"{a.n} samples, seed {a.seed}", nrow=nrow)
+    print(f"wrote {a.n} samples to {out}")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .checkpoint import atomic_write
+    from .evaluate import evaluate
+
+    names = [m.strip() for m in a.metrics.split(",") if m.strip()]
+    results = evaluate(a.source, names, n=a.n, seed=a.seed)
+    text = json.dumps(results, indent=2)
+    print(text)
+    if a.out:
+        atomic_write(a.out, (text + "\n").encode())
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    sections = {
+        "presets": [(n, (PRESET_DIR / f"{n}.yaml").read_text().splitlines()[0].lstrip("# ")) for n in preset_names()],
+        "networks": [(n, NETWORKS.help(n)) for n in NETWORKS],
+        "objectives": [(n, OBJECTIVES.help(n)) for n in OBJECTIVES],
+        "penalties": [(n, PENALTIES.help(n)) for n in PENALTIES],
+        "datasets": [(n, DATASETS.help(n)) for n in DATASETS],
+        "metrics": [(n, METRICS.help(n)) for n in METRICS],
+    }
+    if a.what == "keys":
+        docs, defaults = key_docs(), Config().to_dict()
+        for key in all_keys():
+            value: Any = defaults
+            for part in key.split("."):
+                value = value[part]
+            print(f"{key:<22} {value!s:<14} {docs.get(key, '')}")
+        return 0
+    for name, rows in sections.items():
+        if a.what in ("all", name):
+            print(f"{name}:")
+            for n, h in rows:
+                print(f"  {n:<20} {h}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "list": cmd_list}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `ganforge` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except TrainingInterrupted as e:
+        print(f"ganforge: interrupted: {e}", file=sys.stderr)
+        return e.exit_code
+    except TrainingError as e:
+        print(f"ganforge: error: {e}", file=sys.stderr)
+        return 1
+    except GanforgeError as e:
+        print(f"ganforge: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganforge: interrupted", file=sys.stderr)
+        return 130

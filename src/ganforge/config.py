@@ -1,0 +1,372 @@
+"""Typed run configuration: dataclasses with documented defaults, strict loading and --set overrides."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .registry import suggest
+
+PRESET_DIR = Path(__file__).parent / "configs"
+DEFAULT_PRESET = "ring8-r1"
+
+
+@dataclass
+class DataConfig:
+    name: str = "ring8"
+    """Dataset registry name (`ganforge list` shows them)."""
+    batch_size: int = 256
+    """Global batch size: real samples per discriminator step."""
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "mlp"
+    """Network family registry name."""
+    z_dim: int = 64
+    """Dimension of the noise vector z."""
+    g_hidden: list[int] = field(default_factory=lambda: [256, 256])
+    """Widths of the generator's hidden layers (depth = length)."""
+    d_hidden: list[int] = field(default_factory=lambda: [256, 256])
+    """Widths of the discriminator's hidden layers."""
+    g_act: str = "relu"
+    """Generator hidden activation: relu | leaky_relu | tanh | elu."""
+    d_act: str = "leaky_relu"
+    """Discriminator hidden activation (LeakyReLU slope 0.2)."""
+    g_batchnorm: bool = False
+    """BatchNorm after each generator hidden layer."""
+    d_batchnorm: bool = False
+    """BatchNorm after each discriminator hidden layer except the first."""
+    d_dropout: float = 0.0
+    """Dropout probability after each discriminator hidden layer."""
+    g_out: str = "auto"
+    """Generator output activation: auto (tanh for images, linear for points) | tanh | linear."""
+    num_classes: int = -1
+    """-1: take from the data; 0: unconditional; >0: conditional on that many classes."""
+    embed_dim: int = 16
+    """Size of the class-label embedding concatenated to the inputs of conditional nets."""
+
+
+@dataclass
+class LossConfig:
+    name: str = "ns"
+    """Objective registry name: bce | ns | lsgan | wgan | wgan-gp | hinge."""
+    penalty: str = "default"
+    """Penalty registry name, or 'default' for the objective's own (wgan: clip, wgan-gp: gp)."""
+    gp_weight: float = 10.0
+    """Weight of the gradient penalty (gp) or R1 penalty (r1)."""
+    clip: float = 0.01
+    """Weight-clipping bound for the clip penalty (WGAN)."""
+    n_critic: int = 1
+    """Discriminator steps per generator step."""
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"
+    """adam | rmsprop."""
+    lr_g: float = 2e-4
+    """Generator learning rate."""
+    lr_d: float = 2e-4
+    """Discriminator learning rate."""
+    beta1: float = 0.5
+    """Adam beta1."""
+    beta2: float = 0.999
+    """Adam beta2."""
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    """Total generator steps of the run (also the target when resuming)."""
+    seed: int = 0
+    """Seed for weights, noise and data order."""
+    log_every: int = 100
+    """Write a line to log.jsonl every this many steps."""
+    sample_every: int = 500
+    """Save a sample picture from fixed noise every this many steps."""
+    ckpt_every: int = 500
+    """Save a full training checkpoint every this many steps."""
+    keep_ckpts: int = 3
+    """How many of the newest checkpoints to keep."""
+    ema: float = 0.999
+    """Decay of the exponential moving average of G (0 disables averaging)."""
+    device: str = "auto"
+    """auto (cuda when present, else cpu) | cpu | cuda | cuda:N."""
+    progress: bool = True
+    """Show a progress bar on stderr."""
+
+
+@dataclass
+class Config:
+    name: str = "custom"
+    """Name of the preset or run; the default run directory is runs/<name>."""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    # ---- conversions -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (JSON/YAML-safe)."""
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Config":
+        """Build from a (partial) nested dict; unknown keys and wrong types raise ConfigError."""
+        cfg = cls()
+        merge(cfg, d)
+        validate(cfg)
+        return cfg
+
+
+SECTIONS = {k: v for k, v in typing.get_type_hints(Config).items() if k != "name"}
+
+
+def _hints(obj: Any) -> dict[str, Any]:
+    return typing.get_type_hints(type(obj))
+
+
+def all_keys(cfg: Config | None = None) -> list[str]:
+    """Every dotted key of the config, e.g. 'train.steps'."""
+    cfg = cfg or Config()
+    keys = ["name"]
+    for sec in SECTIONS:
+        keys += [f"{sec}.{f.name}" for f in dataclasses.fields(getattr(cfg, sec))]
+    return keys
+
+
+def _unknown(key: str) -> ConfigError:
+    return ConfigError(f"unknown config key '{key}'.{suggest(key, all_keys())} "
+                       f"Run `ganforge list keys` (or see the README) for all keys.")
+
+
+def coerce(key: str, value: Any, hint: Any) -> Any:
+    """Convert value to the annotated type or raise ConfigError naming the key."""
+    def bad() -> ConfigError:
+        tname = getattr(hint, "__name__", str(hint)).replace("typing.", "")
+        return ConfigError(f"config key '{key}' expects {tname}, got {value!r} ({type(value).__name__})")
+
+    origin = typing.get_origin(hint)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise bad()
+        return [coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        raise bad()
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off"):
+            return value.lower() in ("true", "yes", "on")
+        raise bad()
+    if hint is int:
+        if isinstance(value, bool):
+            raise bad()
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                f = float(value)
+            except ValueError:
+                raise bad() from None
+            if f.is_integer():
+                return int(f)
+        raise bad()
+    if hint is float:
+        if isinstance(value, bool):
+            raise bad()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise bad() from None
+        raise bad()
+    if hint is str:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str):
+            raise bad()
+        return value
+    raise bad()
+
+
+def set_key(cfg: Config, key: str, value: Any) -> None:
+    """Set one dotted key (e.g. 'optim.lr_g') with type checking."""
+    parts = key.split(".")
+    if parts == ["name"]:
+        cfg.name = coerce(key, value, str)
+        return
+    if len(parts) != 2 or parts[0] not in SECTIONS:
+        raise _unknown(key)
+    section = getattr(cfg, parts[0])
+    hints = _hints(section)
+    if parts[1] not in hints:
+        raise _unknown(key)
+    setattr(section, parts[1], coerce(key, value, hints[parts[1]]))
+
+
+def merge(cfg: Config, d: Any, where: str = "config") -> None:
+    """Merge a nested dict into cfg in place."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where} must be a mapping of sections (data, model, loss, optim, train), "
+                          f"got {type(d).__name__}")
+    for k, v in d.items():
+        if k == "name":
+            set_key(cfg, "name", v)
+        elif k in SECTIONS:
+            if v is None:
+                continue
+            if not isinstance(v, dict):
+                raise ConfigError(f"config section '{k}' must be a mapping, got {v!r}")
+            for kk, vv in v.items():
+                set_key(cfg, f"{k}.{kk}", vv)
+        else:
+            raise _unknown(str(k))
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse 'key=value' (value read as YAML) from --set."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value (e.g. train.steps=1000), got '{text}'")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> list[str]:
+    """Apply --set overrides; returns the keys set."""
+    keys = []
+    for text in overrides:
+        key, value = parse_override(text)
+        set_key(cfg, key, value)
+        keys.append(key)
+    validate(cfg)
+    return keys
+
+
+# ---- validation ------------------------------------------------------------------------------
+def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"config key '{key}' = {value!r} is out of range: {allowed}")
+
+
+def validate(cfg: Config) -> None:
+    """Range-check values and registry names (one clear message per problem)."""
+    from . import registries
+
+    d, m, l, o, t = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
+    _check(d.batch_size >= 1, "data.batch_size", d.batch_size, "must be >= 1")
+    _check(m.z_dim >= 1, "model.z_dim", m.z_dim, "must be >= 1")
+    for key, widths in (("model.g_hidden", m.g_hidden), ("model.d_hidden", m.d_hidden)):
+        _check(all(w >= 1 for w in widths), key, widths, "every width must be >= 1")
+    _check(0.0 <= m.d_dropout < 1.0, "model.d_dropout", m.d_dropout, "must be in [0, 1)")
+    _check(m.num_classes >= -1, "model.num_classes", m.num_classes, "-1 (from data), 0 or a positive count")
+    _check(m.embed_dim >= 1, "model.embed_dim", m.embed_dim, "must be >= 1")
+    _check(m.g_out in ("auto", "tanh", "linear"), "model.g_out", m.g_out, "auto | tanh | linear")
+    for key, act in (("model.g_act", m.g_act), ("model.d_act", m.d_act)):
+        _check(act in ACTIVATIONS, key, act, " | ".join(ACTIVATIONS))
+    _check(l.n_critic >= 1, "loss.n_critic", l.n_critic, "must be >= 1")
+    _check(l.gp_weight >= 0 and math.isfinite(l.gp_weight), "loss.gp_weight", l.gp_weight, "must be >= 0")
+    _check(l.clip > 0 and math.isfinite(l.clip), "loss.clip", l.clip, "must be > 0")
+    _check(o.name in ("adam", "rmsprop"), "optim.name", o.name, "adam | rmsprop")
+    for key, lr in (("optim.lr_g", o.lr_g), ("optim.lr_d", o.lr_d)):
+        _check(lr > 0 and math.isfinite(lr), key, lr, "must be a positive finite number")
+    for key, b in (("optim.beta1", o.beta1), ("optim.beta2", o.beta2)):
+        _check(0.0 <= b < 1.0, key, b, "must be in [0, 1)")
+    _check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")
+    for key in ("log_every", "sample_every", "ckpt_every", "keep_ckpts"):
+        _check(getattr(t, key) >= 1, f"train.{key}", getattr(t, key), "must be >= 1")
+    _check(0.0 <= t.ema < 1.0, "train.ema", t.ema, "must be in [0, 1) (0 disables the average)")
+    _check(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda") or t.device == "mps",
+           "train.device", t.device, "auto | cpu | cuda | cuda:N | mps")
+    for key, reg, name in (("data.name", registries.DATASETS, d.name.split(":", 1)[0]),
+                           ("model.arch", registries.NETWORKS, m.arch),
+                           ("loss.name", registries.OBJECTIVES, l.name)):
+        if name not in reg and not (key == "model.arch" and name == "custom") \
+                and not (key == "data.name" and name in IN_MEMORY_SOURCES):
+            raise ConfigError(f"config key '{key}': {registries.lookup_error(reg, name)}")
+    if l.penalty != "default" and l.penalty not in registries.PENALTIES:
+        raise ConfigError(f"config key 'loss.penalty': {registries.lookup_error(registries.PENALTIES, l.penalty)}")
+
+
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")
+IN_MEMORY_SOURCES = ("tensor", "dataloader")  # data handed to ganforge.fit(), not loaded by name
+
+
+# ---- presets ---------------------------------------------------------------------------------
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"cannot read config file '{path}': {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file '{path}' is not valid YAML: {e}") from None
+    return data or {}
+
+
+def resolve(preset_or_file: str | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults <- preset (name or YAML path) <- --set overrides, validated."""
+    name = preset_or_file or DEFAULT_PRESET
+    cfg = Config()
+    if name.endswith((".yaml", ".yml")) or "/" in name:
+        path = Path(name)
+        if not path.is_file():
+            raise ConfigError(f"config file '{path}' does not exist")
+        cfg.name = path.stem
+        merge(cfg, load_yaml(path), where=str(path))
+    else:
+        path = PRESET_DIR / f"{name}.yaml"
+        if not path.is_file():
+            names = preset_names()
+            raise ConfigError(f"unknown preset '{name}'.{suggest(name, names)} Valid presets: {', '.join(names)}")
+        cfg.name = name
+        merge(cfg, load_yaml(path), where=f"preset {name}")
+    validate(cfg)
+    if overrides:
+        apply_overrides(cfg, overrides)
+    return cfg
+
+
+def key_docs() -> dict[str, str]:
+    """Dotted key -> the documentation string written under its field in this file."""
+    import ast
+
+    tree = ast.parse(Path(__file__).read_text())
+    section_of = {cls.__name__: sec for sec, cls in SECTIONS.items()} | {"Config": ""}
+    docs: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name in section_of:
+            body = node.body
+            for a, b in zip(body, body[1:]):
+                if isinstance(a, ast.AnnAssign) and isinstance(a.target, ast.Name) and \
+                        isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant):
+                    prefix = section_of[node.name]
+                    docs[f"{prefix}.{a.target.id}" if prefix else a.target.id] = str(b.value.value)
+    return docs

@@ -1,0 +1,171 @@
+"""Sources of training data and their infinite, exactly resumable samplers."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import DataError
+from ..registries import DATASETS
+
+
+class Source:
+    """A dataset as the training loop sees it.
+
+    kind: 'points' (coordinates, used as is) or 'images' (uint8 on disk, [-1, 1] for the nets).
+    shape: shape of one sample in model space; num_classes: 0 when unlabelled.
+    """
+
+    name: str = "source"
+    kind: str = "points"
+    shape: tuple[int, ...] = ()
+    num_classes: int = 0
+
+    def sampler(self, batch_size: int, seed: int) -> "Sampler":
+        raise NotImplementedError
+
+    def decode(self, x: Tensor) -> np.ndarray:
+        """Model-space samples -> the data's own units (coordinates, or uint8 HWC images)."""
+        if self.kind == "images":
+            img = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+            return img.permute(0, 2, 3, 1).numpy() if img.dim() == 4 else img.numpy()
+        return x.detach().float().cpu().numpy()
+
+    def reference(self, n: int) -> np.ndarray | None:
+        """Up to n real samples in data units, for pictures (None when not cheap to get)."""
+        return None
+
+    def info(self) -> dict[str, Any]:
+        """What an exported generator records about its data."""
+        return {"name": self.name, "kind": self.kind, "shape": list(self.shape), "num_classes": self.num_classes}
+
+
+class Sampler:
+    """Infinite batch iterator whose position is part of the training checkpoint."""
+
+    def next(self) -> tuple[Tensor, Tensor | None]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class PermutationSampler(Sampler):
+    """Epochs of a seeded permutation (last partial batch dropped); state is (epoch, position)."""
+
+    def __init__(self, x: Tensor, y: Tensor | None, batch_size: int, seed: int) -> None:
+        n = x.shape[0]
+        if batch_size > n:
+            raise DataError(f"data.batch_size={batch_size} is larger than the dataset ({n} samples); "
+                             f"lower it to at most {n}")
+        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.epoch, self.pos = 0, 0
+        self._perm: Tensor | None = None
+
+    def _permutation(self) -> Tensor:
+        if self._perm is None:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            self._perm = torch.randperm(self.x.shape[0], generator=g)
+        return self._perm
+
+    def next(self) -> tuple[Tensor, Tensor | None]:
+        if self.pos + self.batch_size > self.x.shape[0]:
+            self.epoch, self.pos, self._perm = self.epoch + 1, 0, None
+        idx = self._permutation()[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return self.x[idx], (self.y[idx] if self.y is not None else None)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch, self.pos, self._perm = int(state["epoch"]), int(state["pos"]), None
+
+
+class TensorSource(Source):
+    """In-memory samples (a user's tensor or numpy array), with optional integer labels."""
+
+    def __init__(self, x: Any, y: Any = None, name: str = "tensor", kind: str = "points") -> None:
+        x = torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x)
+        if x.dim() == 1:
+            x = x[:, None]
+        if x.shape[0] < 1:
+            raise DataError("the training data is empty")
+        if not torch.is_floating_point(x):
+            raise DataError(f"training data must be floating point (scale images to [-1, 1] first), got {x.dtype}")
+        x = x.float()
+        if not torch.isfinite(x).all():
+            raise DataError("the training data contains NaN or Inf values")
+        if y is not None:
+            y = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y).long().reshape(-1)
+            if y.shape[0] != x.shape[0]:
+                raise DataError(f"labels ({y.shape[0]}) and samples ({x.shape[0]}) differ in number")
+            if y.min() < 0:
+                raise DataError("labels must be integers 0..C-1")
+        self.x, self.y, self.name, self.kind = x, y, name, kind
+        self.shape = tuple(x.shape[1:])
+        self.num_classes = int(y.max()) + 1 if y is not None else 0
+
+    def sampler(self, batch_size: int, seed: int) -> Sampler:
+        return PermutationSampler(self.x, self.y, batch_size, seed)
+
+    def reference(self, n: int) -> np.ndarray | None:
+        return self.decode(self.x[:n])
+
+
+class LoaderSampler(Sampler):
+    """Wraps a user's DataLoader, restarting it when exhausted. Resume restarts the loader's
+    order (a DataLoader's shuffling state is not exposed), so it is not bit-exact."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self._it: Iterator[Any] | None = None
+
+    def next(self) -> tuple[Tensor, Tensor | None]:
+        for _ in range(2):
+            if self._it is None:
+                self._it = iter(self.loader)
+            try:
+                return split_batch(next(self._it))
+            except StopIteration:
+                self._it = None
+        raise DataError("the DataLoader yields no batches")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def split_batch(batch: Any) -> tuple[Tensor, Tensor | None]:
+    """A DataLoader batch (x, or (x, y), or [x, y]) -> (float x, long y or None)."""
+    if isinstance(batch, (list, tuple)):
+        x, y = batch[0], (batch[1] if len(batch) > 1 else None)
+    else:
+        x, y = batch, None
+    x = torch.as_tensor(x).float()
+    return (x[:, None] if x.dim() == 1 else x), (torch.as_tensor(y).long().reshape(-1) if y is not None else None)
+
+
+class LoaderSource(Source):
+    """A user's torch DataLoader; shape and classes read from its first batch (classes: pass num_classes)."""
+
+    def __init__(self, loader: Any, num_classes: int = 0, name: str = "dataloader") -> None:
+        x, y = split_batch(next(iter(loader)))
+        self.loader, self.name, self.shape = loader, name, tuple(x.shape[1:])
+        self.num_classes = num_classes if y is not None else 0  # labels are used only when num_classes > 0
+
+    def sampler(self, batch_size: int, seed: int) -> Sampler:
+        return LoaderSampler(self.loader)
+
+
+def load_source(name: str, seed: int = 0) -> Source:
+    """Dataset by registry name; 'kind:ARG' passes ARG (e.g. a path) to the loader."""
+    kind, _, arg = name.partition(":")
+    return DATASETS.get(kind)(arg)

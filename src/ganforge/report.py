@@ -1,0 +1,100 @@
+"""Pictures without a plotting library: scatter plots, histograms and image grids as PNG (Pillow)."""
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .checkpoint import atomic_write
+
+REAL_COLOUR = (150, 150, 150)
+FAKE_COLOUR = (214, 39, 40)
+
+
+def _save(img: Image.Image, path: str | Path) -> Path:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    atomic_write(path, buf.getvalue())
+    return Path(path)
+
+
+def _bounds(arrays: list[np.ndarray], margin: float = 0.08) -> tuple[np.ndarray, np.ndarray]:
+    pts = np.concatenate([a for a in arrays if a is not None and len(a)], 0)
+    lo, hi = np.percentile(pts, 0.5, 0), np.percentile(pts, 99.5, 0)
+    span = np.maximum(hi - lo, 1e-3)
+    return lo - margin * span, hi + margin * span
+
+
+def scatter_png(fake: np.ndarray, path: str | Path, real: np.ndarray | None = None, title: str = "",
+                size: int = 512) -> Path:
+    """2-D scatter: real points grey, generated red; axes fitted to the real data when given."""
+    lo, hi = _bounds([real] if real is not None else [fake])
+    img = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(img)
+    for pts, colour in ((real, REAL_COLOUR), (fake, FAKE_COLOUR)):
+        if pts is None:
+            continue
+        uv = (pts[:, :2] - lo) / (hi - lo)
+        px = np.stack([uv[:, 0] * (size - 1), (1 - uv[:, 1]) * (size - 1)], 1)
+        for x, y in px[(uv >= 0).all(1) & (uv <= 1).all(1)]:
+            draw.rectangle([x - 1, y - 1, x + 1, y + 1], fill=colour)
+    draw.text((6, 4), title + "   grey: real   red: generated", fill=(0, 0, 0))
+    return _save(img, path)
+
+
+def histogram_png(fake: np.ndarray, path: str | Path, real: np.ndarray | None = None, title: str = "",
+                  size: tuple[int, int] = (640, 360), bins: int = 60) -> Path:
+    """1-D histograms of real (grey) and generated (red outline) values."""
+    fake = fake.reshape(-1)
+    real = real.reshape(-1) if real is not None else None
+    lo, hi = _bounds([real[:, None]] if real is not None else [fake[:, None]])
+    edges = np.linspace(lo[0], hi[0], bins + 1)
+    hists = [(np.histogram(a, edges, density=True)[0], c) for a, c in ((real, REAL_COLOUR), (fake, FAKE_COLOUR))
+             if a is not None]
+    top = max(h.max() for h, _ in hists) or 1.0
+    w, h = size
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    bw = (w - 20) / bins
+    for k, (hist, colour) in enumerate(hists):
+        for i, v in enumerate(hist):
+            y0 = h - 20 - v / top * (h - 50)
+            box = [10 + i * bw, y0, 10 + (i + 1) * bw - 1, h - 20]
+            draw.rectangle(box, fill=colour if k == 0 and real is not None else None, outline=colour)
+    draw.text((6, 4), title + "   grey: real   red: generated", fill=(0, 0, 0))
+    draw.text((10, h - 16), f"{edges[0]:.2f}", fill=(0, 0, 0))
+    draw.text((w - 60, h - 16), f"{edges[-1]:.2f}", fill=(0, 0, 0))
+    return _save(img, path)
+
+
+def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.ndarray:
+    """uint8 images [N, H, W, C] -> one uint8 grid image [H', W', C]."""
+    n, h, w, c = images.shape
+    nrow = nrow or int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / nrow))
+    grid = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), 255, np.uint8)
+    for i in range(n):
+        r, k = divmod(i, nrow)
+        grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + k * (w + pad):pad + k * (w + pad) + w] = images[i]
+    return grid
+
+
+def grid_png(images: np.ndarray, path: str | Path, nrow: int | None = None) -> Path:
+    """Save uint8 images [N, H, W, C] as one grid PNG."""
+    grid = image_grid(images, nrow)
+    return _save(Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid), path)
+
+
+def picture(samples: np.ndarray, data_info: dict[str, Any], path: str | Path, real: np.ndarray | None = None,
+            title: str = "", nrow: int | None = None) -> Path:
+    """Save decoded samples as the picture that fits their kind: histogram, scatter or image grid."""
+    if data_info["kind"] == "images":
+        return grid_png(samples, path, nrow)
+    flat = samples.reshape(len(samples), -1)
+    if flat.shape[1] == 1:
+        return histogram_png(flat, path, real, title)
+    return scatter_png(flat, path, None if real is None else real.reshape(len(real), -1), title)

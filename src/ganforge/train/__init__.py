@@ -1,0 +1,1 @@
+"""Training: state (what a checkpoint holds), the loop, EMA, run directories and the distributed edge."""

@@ -1,0 +1,142 @@
+"""Starting and resuming runs: the library's train() and fit() entry points."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import checkpoint
+from ..config import SECTIONS, Config, apply_overrides, resolve, validate
+from ..data.source import LoaderSource, Source, TensorSource
+from ..errors import CheckpointError, ConfigError
+from ..sample import Generator
+from .loop import train_loop
+from .rundir import RunDir, say
+from .state import TrainState, build_state
+
+
+@dataclass
+class Run:
+    """The result of a training run."""
+
+    config: Config
+    state: TrainState
+    run_dir: Path | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def generator(self) -> Generator:
+        """The EMA generator, ready to sample()."""
+        st = self.state
+        return Generator(st.G_ema, st.cfg.model.z_dim, st.num_classes, st.source.info(), st.cfg.to_dict(), st.step)
+
+    @property
+    def step(self) -> int:
+        return self.state.step
+
+
+def _check_resume_config(given: Config, saved: Config) -> None:
+    """A resumed run may change train.* settings only; anything else would not be the same run."""
+    for sec in SECTIONS:
+        if sec == "train":
+            continue
+        a, b = dataclasses.asdict(getattr(given, sec)), dataclasses.asdict(getattr(saved, sec))
+        for key in a:
+            if a[key] != b[key]:
+                raise ConfigError(f"cannot resume with {sec}.{key}={a[key]!r}: the checkpoint was trained with "
+                                  f"{sec}.{key}={b[key]!r}. Only train.* settings may change on resume; "
+                                  f"start a new run (another --run-dir) to change it.")
+
+
+def _resume_tree(run: RunDir, resume: str | None) -> tuple[dict[str, Any] | None, Path | None]:
+    if resume is None:
+        if run.is_used():
+            raise CheckpointError(f"run directory '{run.path}' already exists and is not empty: continue it with "
+                                  f"--resume auto (resume='auto'), or choose another --run-dir; nothing was "
+                                  f"overwritten")
+        return None, None
+    if resume == "auto":
+        tree, path = run.newest_valid()
+        if tree is None:
+            say(f"no valid checkpoint in '{run.ckpt_dir}': starting a new run")
+        return tree, path
+    return checkpoint.load(resume, kind="checkpoint"), Path(resume)
+
+
+def train(config: Config | str | None = None, overrides: list[str] | None = None,
+          run_dir: str | Path | None = None, resume: str | None = None,
+          source: Source | None = None, G: nn.Module | None = None, D: nn.Module | None = None,
+          d_output: str = "auto") -> Run:
+    """Train (or resume) a run. config: a Config, a preset name or YAML path (None: the default preset,
+    or on resume the checkpoint's own config). resume: None (new run), 'auto' or a checkpoint path."""
+    explicit = config is not None
+    cfg = config if isinstance(config, Config) else resolve(config, overrides)
+    if isinstance(config, Config) and overrides:
+        apply_overrides(cfg, overrides)
+    run = RunDir(run_dir if run_dir is not None else Path("runs") / cfg.name)
+    tree, ckpt_path = _resume_tree(run, resume)
+    if tree is not None:
+        saved = Config.from_dict(tree["config"])
+        if explicit:
+            _check_resume_config(cfg, saved)
+            saved.train = cfg.train
+        else:
+            apply_overrides(saved, overrides or [])
+        cfg = saved
+        validate(cfg)
+    st = build_state(cfg, source, G, D, d_output)
+    if tree is not None:
+        try:
+            st.load_state_dict(tree)
+        except (KeyError, RuntimeError, ValueError) as e:
+            raise CheckpointError(f"checkpoint '{ckpt_path}' does not fit this run's networks: {e}") from None
+        say(f"resumed from '{ckpt_path}' at step {st.step} of {cfg.train.steps}")
+    run.start(cfg.to_yaml(), st.step)
+    result = Run(cfg, st, run.path)
+    if st.step >= cfg.train.steps:
+        say(f"already at step {st.step} of {cfg.train.steps}: nothing to train (raise train.steps to continue)")
+        run.save_checkpoint(st)
+        return result
+    train_loop(st, run, result.history)
+    return result
+
+
+def fit(G: nn.Module, D: nn.Module, data: Any, *, z_dim: int, loss: str = "ns", steps: int = 2000,
+        batch_size: int = 64, labels: Any = None, lr_g: float = 2e-4, lr_d: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999), optimizer: str = "adam", n_critic: int = 1,
+        penalty: str = "default", ema: float = 0.999, seed: int = 0, log_every: int = 100,
+        d_output: str = "auto", num_classes: int | None = None, run_dir: str | Path | None = None,
+        resume: str | None = None, progress: bool = True, device: str = "auto") -> Run:
+    """Train your own G and D (plain nn.Modules) on a tensor, numpy array or DataLoader.
+
+    G(z) or G(z, y) must return samples shaped like the data; D(x) or D(x, y) one value per
+    sample, logits or probabilities (see d_output in ganforge.nets.adapt). With labels (or a
+    DataLoader yielding (x, y) and num_classes) the GAN is conditional. run_dir is optional: with
+    it, logs, pictures, checkpoints and an export are written there and resume works as in train().
+    """
+    if isinstance(data, torch.utils.data.DataLoader):
+        source: Source = LoaderSource(data, num_classes or 0)
+    elif isinstance(data, (torch.Tensor, np.ndarray, list)):
+        source = TensorSource(data, labels)
+    else:
+        raise ConfigError(f"data must be a tensor, numpy array or DataLoader, got {type(data).__name__}")
+    cfg = Config.from_dict({
+        "name": "custom",
+        "data": {"name": source.name, "batch_size": batch_size},
+        "model": {"arch": "custom", "z_dim": z_dim, "num_classes": -1 if num_classes is None else num_classes},
+        "loss": {"name": loss, "penalty": penalty, "n_critic": n_critic},
+        "optim": {"name": optimizer, "lr_g": lr_g, "lr_d": lr_d, "beta1": betas[0], "beta2": betas[1]},
+        "train": {"steps": steps, "seed": seed, "log_every": log_every, "ema": ema, "progress": progress,
+                  "device": device, "sample_every": max(steps // 4, 1), "ckpt_every": max(steps // 4, 1)},
+    })
+    if run_dir is not None:
+        return train(cfg, run_dir=run_dir, resume=resume, source=source, G=G, D=D, d_output=d_output)
+    st = build_state(cfg, source, G, D, d_output)
+    result = Run(cfg, st, None)
+    train_loop(st, None, result.history)
+    return result

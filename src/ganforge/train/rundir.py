@@ -1,0 +1,87 @@
+"""The run directory: config.yaml, log.jsonl, samples/, checkpoints/ and the exported generator."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from .. import checkpoint
+from ..errors import CheckpointError
+from ..report import picture
+from ..sample import Generator
+from .state import TrainState
+
+CKPT_RE = re.compile(r"^step_(\d+)\.safetensors$")
+
+
+def say(msg: str) -> None:
+    """Status line for the user (stderr, so stdout stays clean for data)."""
+    print(f"ganforge: {msg}", file=sys.stderr, flush=True)
+
+
+class RunDir:
+    """Paths and writers of one run directory. Only the writing process (rank 0) creates one."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.ckpt_dir = self.path / "checkpoints"
+        self.samples_dir = self.path / "samples"
+        self.log_path = self.path / "log.jsonl"
+        self.export_path = self.path / "generator.safetensors"
+
+    def is_used(self) -> bool:
+        return self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir()))
+
+    def checkpoints(self) -> list[Path]:
+        """Checkpoint files, oldest first (by step)."""
+        if not self.ckpt_dir.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.ckpt_dir.iterdir() if (m := CKPT_RE.match(p.name))]
+        return [p for _, p in sorted(found)]
+
+    def newest_valid(self) -> tuple[dict[str, Any] | None, Path | None]:
+        """The newest checkpoint that loads and verifies; invalid newer ones are reported and skipped."""
+        for path in reversed(self.checkpoints()):
+            try:
+                return checkpoint.load(path, kind="checkpoint"), path
+            except CheckpointError as e:
+                say(f"skipping invalid checkpoint: {e}")
+        return None, None
+
+    def start(self, config_yaml: str, resumed_step: int) -> None:
+        """Create the layout, write the resolved config, and cut the log back to the resumed step."""
+        for d in (self.path, self.ckpt_dir, self.samples_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        checkpoint.atomic_write(self.path / "config.yaml", config_yaml.encode())
+        kept = []
+        if resumed_step > 0 and self.log_path.is_file():
+            for line in self.log_path.read_text().splitlines():
+                try:
+                    if json.loads(line)["step"] <= resumed_step:
+                        kept.append(line)
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut by a kill
+        checkpoint.atomic_write(self.log_path, "".join(k + "\n" for k in kept).encode())
+
+    def append_log(self, record: dict[str, Any]) -> None:
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def save_checkpoint(self, st: TrainState) -> Path:
+        """Write a full checkpoint and the generator export atomically; keep the newest train.keep_ckpts."""
+        path = self.ckpt_dir / f"step_{st.step:08d}.safetensors"
+        checkpoint.save(path, st.state_dict(), "checkpoint")
+        checkpoint.save(self.export_path, st.export(), "generator")
+        for old in self.checkpoints()[:-st.cfg.train.keep_ckpts]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def save_samples(self, st: TrainState, n: int) -> Path:
+        """A picture of G_ema's samples from fixed noise (seeded by train.seed) beside real data."""
+        gen = Generator(st.G_ema, st.cfg.model.z_dim, st.num_classes, st.source.info())
+        fake = st.source.decode(gen.sample(n, seed=st.cfg.train.seed + 1))
+        nrow = st.num_classes if st.num_classes > 0 else None
+        return picture(fake, st.source.info(), self.samples_dir / f"step_{st.step:08d}.png",
+                       real=st.source.reference(n), title=f"{st.cfg.name} step {st.step}", nrow=nrow)

@@ -1,0 +1,172 @@
+"""Everything a run needs, built from a config and a data source, and its checkpoint form."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..config import Config
+from ..data.source import Sampler, Source, load_source
+from ..errors import ConfigError, DataError
+from ..losses import Objective, Penalty
+from ..nets.adapt import adapt_discriminator, adapt_generator
+from ..registries import NETWORKS, OBJECTIVES, PENALTIES
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda when available else cpu; a requested but absent device is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device='{name}' was requested but no CUDA device is available; "
+                          f"use train.device=cpu or auto")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("train.device='mps' was requested but MPS is not available; use cpu or auto")
+    return torch.device(name)
+
+
+@dataclass
+class TrainState:
+    """Networks, optimisers, sampler and step of one run (what a checkpoint captures)."""
+
+    cfg: Config
+    source: Source
+    G: nn.Module
+    D: nn.Module
+    G_ema: nn.Module
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    sampler: Sampler
+    objective: Objective
+    penalty: Penalty
+    device: torch.device
+    num_classes: int
+    custom: bool = False
+    step: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The complete training state as a nested dict of tensors and JSON values."""
+        return {
+            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+            "step": self.step, "sampler": self.sampler.state_dict(),
+            "rng": {"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
+            "config": self.cfg.to_dict(), "data": self.source.info(),
+        }
+
+    def load_state_dict(self, tree: dict[str, Any]) -> None:
+        """Restore from state_dict() output (as read back from a checkpoint)."""
+        self.G.load_state_dict(tree["G"])
+        self.D.load_state_dict(tree["D"])
+        self.G_ema.load_state_dict(tree["G_ema"])
+        self.opt_G.load_state_dict(tree["opt_G"])
+        self.opt_D.load_state_dict(tree["opt_D"])
+        self.sampler.load_state_dict(tree["sampler"])
+        self.step = int(tree["step"])
+        torch.set_rng_state(tree["rng"]["torch"])
+        if tree["rng"]["cuda"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(list(tree["rng"]["cuda"]))
+
+    def export(self) -> dict[str, Any]:
+        """What an exported generator holds: G_ema's weights, config and data description."""
+        G_ema = self.G_ema.net if self.custom else self.G_ema
+        return {"G": G_ema.state_dict(), "config": self.cfg.to_dict(), "data": self.source.info(),
+                "z_dim": self.cfg.model.z_dim, "num_classes": self.num_classes, "step": self.step,
+                "custom": self.custom}
+
+
+def generator_output(cfg: Config, source: Source) -> str:
+    """model.g_out resolved: tanh for images, linear for points unless set."""
+    if cfg.model.g_out != "auto":
+        return cfg.model.g_out
+    return "tanh" if source.kind == "images" else "linear"
+
+
+def resolve_classes(cfg: Config, source: Source) -> int:
+    """model.num_classes resolved against the data (-1 = as many as the data has)."""
+    n = cfg.model.num_classes
+    if n == -1:
+        return source.num_classes
+    if n > 0 and source.num_classes == 0:
+        raise ConfigError(f"model.num_classes={n} asks for a conditional model but dataset "
+                          f"'{source.name}' has no labels; set model.num_classes=0")
+    if n > 0 and n < source.num_classes:
+        raise ConfigError(f"model.num_classes={n} but dataset '{source.name}' has {source.num_classes} "
+                          f"classes; set model.num_classes=-1 to take it from the data")
+    return n
+
+
+def build_generator(cfg: Config, data_info: dict[str, Any], num_classes: int) -> nn.Module:
+    """Rebuild a registered generator from a config and a data description (for exports)."""
+    stub = Source()
+    stub.kind, stub.shape = data_info["kind"], tuple(data_info["shape"])
+    G, _ = NETWORKS.get(cfg.model.arch)(cfg.model, stub.shape, num_classes, generator_output(cfg, stub))
+    return G
+
+
+def make_optimizer(cfg: Config, params: Any, lr: float) -> torch.optim.Optimizer:
+    o = cfg.optim
+    if o.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2))
+
+
+def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None = None,
+                D: nn.Module | None = None, d_output: str = "auto") -> TrainState:
+    """Seed, load data, build (or adapt) the networks and optimisers; check shapes on a probe batch."""
+    torch.manual_seed(cfg.train.seed)
+    device = resolve_device(cfg.train.device)
+    source = source if source is not None else load_source(cfg.data.name)
+    num_classes = resolve_classes(cfg, source)
+    custom = G is not None or D is not None
+    if custom:
+        if G is None or D is None:
+            raise ConfigError("pass both G and D (or neither, to use model.arch)")
+        G, D = adapt_generator(G, num_classes > 0), adapt_discriminator(D, num_classes > 0, d_output)
+    else:
+        G, D = NETWORKS.get(cfg.model.arch)(cfg.model, source.shape, num_classes, generator_output(cfg, source))
+    G, D = G.to(device), D.to(device)
+    check_shapes(G, D, cfg.model.z_dim, source, num_classes, device)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    penalty_name = cfg.loss.penalty
+    objective = OBJECTIVES.get(cfg.loss.name)
+    penalty = PENALTIES.get(objective.default_penalty if penalty_name == "default" else penalty_name)
+    return TrainState(cfg, source, G, D, G_ema,
+                      make_optimizer(cfg, G.parameters(), cfg.optim.lr_g),
+                      make_optimizer(cfg, D.parameters(), cfg.optim.lr_d),
+                      source.sampler(cfg.data.batch_size, cfg.train.seed), objective, penalty,
+                      device, num_classes, custom)
+
+
+@torch.no_grad()
+def check_shapes(G: nn.Module, D: nn.Module, z_dim: int, source: Source, num_classes: int,
+                 device: torch.device) -> None:
+    """Run G and D on 2 probe samples (eval mode, private RNG) so shape errors surface before training."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(2, z_dim, generator=g).to(device)
+    y = torch.zeros(2, dtype=torch.long, device=device) if num_classes > 0 else None
+    modes = (G.training, D.training)
+    G.eval(), D.eval()
+    try:
+        try:
+            fake = G(z, y)
+        except Exception as e:
+            raise ConfigError(f"the generator failed on a batch of noise of shape [2, {z_dim}] "
+                              f"(model.z_dim / z_dim): {type(e).__name__}: {e}") from None
+        if tuple(fake.shape[1:]) != tuple(source.shape):
+            raise DataError(f"the generator makes samples of shape {list(fake.shape[1:])} but the data "
+                            f"'{source.name}' has shape {list(source.shape)}")
+        try:
+            out = D(fake, y)
+        except Exception as e:
+            raise ConfigError(f"the discriminator failed on samples of shape {list(fake.shape)}: "
+                              f"{type(e).__name__}: {e}") from None
+        if out.shape != (2,):
+            raise ConfigError(f"the discriminator must return logits of shape [N]; got {list(out.shape)}")
+    finally:
+        G.train(modes[0]), D.train(modes[1])
