@@ -56,7 +56,7 @@ def check_finite(loss: torch.Tensor, which: str, st: TrainState, run: RunDir | N
     if not bool(torch.isfinite(loss)):
         last = run.checkpoints()[-1] if run is not None and run.checkpoints() else None
         where = f"the last good checkpoint is '{last}' (untouched)" if last else "no checkpoint was written yet"
-        raise TrainingError(f"non-finite {which} loss ({float(loss)}) at step {st.step + 1}; training stopped "
+        raise TrainingError(f"non-finite {which} loss ({float(loss.detach())}) at step {st.step + 1}; training stopped "
                             f"before the update. {where}. Try lower learning rates (optim.lr_g / optim.lr_d) "
                             f"or a different objective.")
 
