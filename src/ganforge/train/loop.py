@@ -8,6 +8,7 @@ checkpoint saves, so a resumed run continues bit-identically on CPU.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -76,8 +77,8 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
 
     sums = torch.zeros(4, device=dev)  # d_loss, g_loss, D(x), D(G(z)) since the last log line
     count, t_last = 0, time.perf_counter()
-    bar = tqdm(total=t.steps, initial=st.step, disable=not t.progress, desc=cfg.name,
-               unit="step", dynamic_ncols=True, leave=True)
+    bar = tqdm(total=t.steps, initial=st.step, disable=not t.progress, desc=cfg.name, unit="step",
+               dynamic_ncols=True, mininterval=0.2 if sys.stderr.isatty() else 10.0)
     try:
         with catch_signals() as stop:
             while st.step < t.steps:

@@ -1,6 +1,7 @@
 """Starting and resuming runs: the library's train() and fit() entry points."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +76,7 @@ def train(config: Config | str | None = None, overrides: list[str] | None = None
     """Train (or resume) a run. config: a Config, a preset name or YAML path (None: the default preset,
     or on resume the checkpoint's own config). resume: None (new run), 'auto' or a checkpoint path."""
     explicit = config is not None
-    cfg = config if isinstance(config, Config) else resolve(config, overrides)
+    cfg = copy.deepcopy(config) if isinstance(config, Config) else resolve(config, overrides)
     if isinstance(config, Config) and overrides:
         apply_overrides(cfg, overrides)
     run = RunDir(run_dir if run_dir is not None else Path("runs") / cfg.name)

@@ -1,0 +1,27 @@
+# `make demo` trains the default job; `make test` runs the test suite. Both set everything up first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.ganforge-setup
+DEMO := runs/ring8-r1
+
+.PHONY: setup demo test test-slow clean
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	VENV=$(VENV) scripts/setup.sh
+	touch $@
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m ganforge train --resume auto
+	$(PY) -m ganforge generate $(DEMO) -n 2500 --out $(DEMO)/generated.png
+	$(PY) -m ganforge evaluate $(DEMO) --metrics modes --out $(DEMO)/modes.json
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
