@@ -53,6 +53,18 @@ def test_bad_input_gets_one_clear_error(cli_env, tmp_path, args, message):
     assert not (tmp_path / "runs").exists()  # nothing was started
 
 
+def test_evaluate_output_is_strict_json():
+    from ganforge.cli import finite_or_null
+
+    out = json.dumps(finite_or_null([{"reverse_kl": float("inf"), "x": [1.0, float("nan")]}]), allow_nan=False)
+    assert json.loads(out) == [{"reverse_kl": None, "x": [1.0, None]}]
+
+
+def test_dry_run_run_dir_follows_name_override(cli_env, tmp_path):
+    r = run_cli(["train", "ring8-gan", "--set", "name=exp7", "--dry-run"], cli_env, tmp_path)
+    assert r.returncode == 0 and "# run directory: runs/exp7" in r.stdout
+
+
 def test_corrupt_checkpoint_source_is_named(cli_env, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x80\x04garbage-pickle")

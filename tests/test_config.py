@@ -54,6 +54,11 @@ def test_overrides_are_typed():
     ("loss.penalty=gradient", "unknown penalty"),
     ("model.g_hidden=[8, x]", "model.g_hidden"),
     ("steps", "key=value"),
+    ("train.seed=1e30", "train.seed"),
+    ("train.seed=-1", "train.seed"),
+    ("train.device=cudaXYZ", "train.device"),
+    ("name=../../x", "name"),
+    ("name=", "name"),
 ])
 def test_bad_overrides_rejected_with_clear_message(override, match):
     with pytest.raises(ConfigError, match="(?i)" + re.escape(match)):

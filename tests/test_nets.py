@@ -10,16 +10,18 @@ from ganforge.errors import ConfigError
 from ganforge.nets.adapt import adapt_discriminator, adapt_generator
 from ganforge.registries import NETWORKS
 
-SHAPES = [(1,), (2,), (1, 8, 8), (3, 4, 4)]
+SHAPES = {"points": [(1,), (2,)], "images": [(1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 64, 64)]}
+CASES = [(arch, shape) for arch in NETWORKS.names() for kind in NETWORKS.get(arch).kinds for shape in SHAPES[kind]]
 
 
-@pytest.mark.parametrize("arch", NETWORKS.names())
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("arch,shape", CASES)
 @pytest.mark.parametrize("num_classes", [0, 3])
 @pytest.mark.parametrize("bn_dropout", [False, True])
 def test_network_contract(arch, shape, num_classes, bn_dropout):
     m = Config().model
     m.z_dim, m.g_batchnorm, m.d_batchnorm, m.d_dropout = 7, bn_dropout, bn_dropout, 0.3 if bn_dropout else 0.0
+    m.width, m.g_hidden, m.d_hidden = 8, [16, 16], [16, 16]
+    m.d_cond = "projection" if bn_dropout else "concat"
     G, D = NETWORKS.get(arch)(m, shape, num_classes, "tanh")
     z = torch.randn(5, 7)
     y = torch.randint(num_classes, (5,)) if num_classes else None
@@ -33,14 +35,39 @@ def test_network_contract(arch, shape, num_classes, bn_dropout):
 
 
 @pytest.mark.parametrize("arch", NETWORKS.names())
-def test_conditional_networks_depend_on_label(arch):
+@pytest.mark.parametrize("d_cond", ["concat", "projection"])
+def test_conditional_networks_depend_on_label(arch, d_cond):
     torch.manual_seed(0)
-    G, D = NETWORKS.get(arch)(Config().model, (2,), 4, "linear")
-    z = torch.randn(3, Config().model.z_dim)
-    a, b = G(z, torch.zeros(3, dtype=torch.long)), G(z, torch.ones(3, dtype=torch.long))
+    m = Config().model
+    m.width, m.d_cond = 8, d_cond
+    shape = SHAPES[NETWORKS.get(arch).kinds[-1]][0]
+    G, D = NETWORKS.get(arch)(m, shape, 4, "linear")
+    G.eval(), D.eval()
+    z = torch.randn(3, m.z_dim)
+    y0, y1 = torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long)
+    a, b = G(z, y0), G(z, y1)
     assert not torch.allclose(a, b)
+    assert not torch.allclose(D(a, y0), D(a, y1))
     with pytest.raises(ValueError, match="conditional"):
         G(z)
+    with pytest.raises(ValueError, match="conditional"):
+        D(a)
+
+
+@pytest.mark.parametrize("res", [15, 20, 30, 512, 8])
+def test_dcgan_rejects_unbuildable_resolution(res):
+    with pytest.raises(ConfigError, match=f"cannot build resolution {res}"):
+        NETWORKS.get("dcgan")(Config().model, (1, res, res), 0, "tanh")
+
+
+def test_dcgan_init_and_layers():
+    G, D = NETWORKS.get("dcgan")(Config().model, (1, 28, 28), 0, "tanh")
+    convs = [m for m in D.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.stride for c in convs] == [(2, 2), (2, 2)]
+    w = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, nn.ConvTranspose2d)])
+    assert abs(w.std().item() - 0.02) < 0.002 and abs(w.mean().item()) < 0.002
+    bns = [m for m in D.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(bns) == len(convs) - 1  # no BN on D's first layer
 
 
 def test_adapt_sequential_with_sigmoid_strips_it():

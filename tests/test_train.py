@@ -46,6 +46,42 @@ def test_resume_without_preset_uses_checkpoint_config(tmp_path):
     assert run.config.name == "ring8-gan" and run.step == 9 and run.config.model.g_hidden == [32, 32]
 
 
+def test_resume_with_preset_keeps_earlier_train_overrides(tmp_path):
+    ganforge.train("ring8-gan", SMALL + ["train.steps=6", "train.ema=0.5"], run_dir=tmp_path / "r")
+    run = ganforge.train("ring8-gan", SMALL, run_dir=tmp_path / "r", resume="auto")
+    assert run.step == 6 and run.config.train.ema == 0.5 and run.config.train.steps == 6
+    run = ganforge.train("ring8-gan", SMALL + ["train.steps=9"], run_dir=tmp_path / "r", resume="auto")
+    assert run.step == 9 and run.config.train.ema == 0.5
+
+
+def test_resume_without_preset_refuses_non_train_overrides(tmp_path):
+    ganforge.train("ring8-gan", SMALL + ["train.steps=4"], run_dir=tmp_path / "r")
+    for bad in ("optim.lr_g=0.5", "loss.name=hinge", "train.seed=3"):
+        with pytest.raises(ConfigError, match=bad.split("=")[0]):
+            ganforge.train(None, ["train.steps=8", bad], run_dir=tmp_path / "r", resume="auto")
+
+
+def test_resume_auto_with_only_corrupt_checkpoints_changes_nothing(tmp_path):
+    ganforge.train("ring8-gan", SMALL + ["train.steps=7"], run_dir=tmp_path / "r")
+    for p in RunDir(tmp_path / "r").checkpoints():
+        p.write_bytes(p.read_bytes()[:100])
+    before = {p: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()}
+    with pytest.raises(CheckpointError, match="passes verification"):
+        ganforge.train(None, ["train.steps=9"], run_dir=tmp_path / "r", resume="auto")
+    assert before == {p: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()}
+
+
+def test_resume_from_older_checkpoint_sets_newer_aside(tmp_path):
+    ganforge.train("ring8-gan", SMALL + ["train.steps=14"], run_dir=tmp_path / "r")
+    first = RunDir(tmp_path / "r").checkpoints()[0]
+    run = ganforge.train(None, ["train.steps=16"], run_dir=tmp_path / "r", resume=str(first))
+    assert run.step == 16
+    names = [p.name for p in RunDir(tmp_path / "r").checkpoints()]
+    assert names == ["step_00000007.safetensors", "step_00000014.safetensors", "step_00000016.safetensors"]
+    assert (tmp_path / "r" / "checkpoints" / "set-aside-00000007" / "step_00000014.safetensors").is_file()
+    assert checkpoint.load(RunDir(tmp_path / "r").checkpoints()[1])["step"] == 14  # the new run's own
+
+
 def test_resume_refuses_changed_model(tmp_path):
     ganforge.train("ring8-gan", SMALL + ["train.steps=4"], run_dir=tmp_path / "r")
     with pytest.raises(ConfigError, match="model.z_dim"):

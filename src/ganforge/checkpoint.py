@@ -44,13 +44,15 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
                 os.close(dfd)
         except OSError:
             pass  # some filesystems cannot fsync a directory; the rename is still atomic
-    except OSError as e:
+    except BaseException as e:  # also a second Ctrl-C: never leave the temp file behind
         try:
             tmp.unlink()
         except OSError:
             pass
-        raise CheckpointError(f"could not write '{path}': {e.strerror or e} "
-                              f"(the previous file, if any, is unchanged)") from None
+        if isinstance(e, OSError):
+            raise CheckpointError(f"could not write '{path}': {e.strerror or e} "
+                                  f"(the previous file, if any, is unchanged)") from None
+        raise
 
 
 # ---- nested structure <-> (JSON skeleton, flat tensors) -------------------------------------
@@ -138,9 +140,9 @@ def load(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
         info = json.loads(meta_json)
     except (ValueError, KeyError, TypeError):
         raise CheckpointError(f"'{path}' is corrupt or {_describe_foreign(blob[:8])}") from None
-    if info.get("format") != FORMAT:
+    if not isinstance(info, dict) or info.get("format") != FORMAT or not isinstance(info.get("version"), int):
         raise CheckpointError(f"'{path}' is not a ganforge file")
-    if info.get("version", 0) > VERSION:
+    if info["version"] > VERSION:
         raise CheckpointError(f"'{path}' has format version {info.get('version')}; this ganforge reads up to "
                               f"{VERSION}: upgrade ganforge")
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,21 +58,18 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_train(a: argparse.Namespace) -> int:
     from .train.run import train
 
+    overrides = a.overrides + (["train.progress=false"] if a.no_progress else [])
+    # without a preset, a resumed run keeps the checkpoint's own config; a new run uses the default preset
+    config = a.config if (a.config is not None or a.resume is not None) else DEFAULT_PRESET
+    cfg = resolve(config or DEFAULT_PRESET, overrides)
+    run_dir = Path(a.run_dir) if a.run_dir else Path("runs") / cfg.name
     if a.dry_run:
-        cfg = resolve(a.config, a.overrides)
-        print(f"# run directory: {a.run_dir or Path('runs') / cfg.name}")
+        print(f"# run directory: {run_dir}")
         print(cfg.to_yaml(), end="")
         return 0
-    overrides = a.overrides + (["train.progress=false"] if a.no_progress else [])
-    config = a.config
-    run_dir = a.run_dir
-    if config is None and a.resume is None:
-        config = DEFAULT_PRESET
-    if run_dir is None:
-        run_dir = Path("runs") / resolve(config or DEFAULT_PRESET).name
     train(config, overrides, run_dir=run_dir, resume=a.resume)
-    print(f"run directory: {run_dir}\n  samples:   {Path(run_dir) / 'samples'}\n"
-          f"  log:       {Path(run_dir) / 'log.jsonl'}\n  generator: {Path(run_dir) / 'generator.safetensors'}")
+    print(f"run directory: {run_dir}\n  samples:   {run_dir / 'samples'}\n"
+          f"  log:       {run_dir / 'log.jsonl'}\n  generator: {run_dir / 'generator.safetensors'}")
     return 0
 
 
@@ -104,13 +102,24 @@ def cmd_generate(a: argparse.Namespace) -> int:
     return 0
 
 
+def finite_or_null(obj: Any) -> Any:
+    """Replace inf/nan floats by None so the output is valid JSON (e.g. reverse KL with no HQ sample)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [finite_or_null(v) for v in obj]
+    return obj
+
+
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .checkpoint import atomic_write
     from .evaluate import evaluate
 
     names = [m.strip() for m in a.metrics.split(",") if m.strip()]
     results = evaluate(a.source, names, n=a.n, seed=a.seed)
-    text = json.dumps(results, indent=2)
+    text = json.dumps(finite_or_null(results), indent=2, allow_nan=False)
     print(text)
     if a.out:
         atomic_write(a.out, (text + "\n").encode())

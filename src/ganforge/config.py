@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -52,6 +53,10 @@ class ModelConfig:
     """-1: take from the data; 0: unconditional; >0: conditional on that many classes."""
     embed_dim: int = 16
     """Size of the class-label embedding concatenated to the inputs of conditional nets."""
+    width: int = 64
+    """Base channel count of convolutional nets (dcgan): D's first layer; doubles per downsampling."""
+    d_cond: str = "concat"
+    """How a conditional conv D sees labels: concat (extra input channels) | projection (Miyato & Koyama)."""
 
 
 @dataclass
@@ -278,13 +283,19 @@ def validate(cfg: Config) -> None:
     from . import registries
 
     d, m, l, o, t = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
+    _check(bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", cfg.name)), "name", cfg.name,
+           "letters, digits, '.', '_' and '-' only (it names the run directory)")
     _check(d.batch_size >= 1, "data.batch_size", d.batch_size, "must be >= 1")
+    if m.g_batchnorm or m.d_batchnorm or m.arch == "dcgan":
+        _check(d.batch_size >= 2, "data.batch_size", d.batch_size, "must be >= 2 with batch normalisation")
     _check(m.z_dim >= 1, "model.z_dim", m.z_dim, "must be >= 1")
     for key, widths in (("model.g_hidden", m.g_hidden), ("model.d_hidden", m.d_hidden)):
         _check(all(w >= 1 for w in widths), key, widths, "every width must be >= 1")
     _check(0.0 <= m.d_dropout < 1.0, "model.d_dropout", m.d_dropout, "must be in [0, 1)")
     _check(m.num_classes >= -1, "model.num_classes", m.num_classes, "-1 (from data), 0 or a positive count")
     _check(m.embed_dim >= 1, "model.embed_dim", m.embed_dim, "must be >= 1")
+    _check(m.width >= 1, "model.width", m.width, "must be >= 1")
+    _check(m.d_cond in ("concat", "projection"), "model.d_cond", m.d_cond, "concat | projection")
     _check(m.g_out in ("auto", "tanh", "linear"), "model.g_out", m.g_out, "auto | tanh | linear")
     for key, act in (("model.g_act", m.g_act), ("model.d_act", m.d_act)):
         _check(act in ACTIVATIONS, key, act, " | ".join(ACTIVATIONS))
@@ -300,9 +311,12 @@ def validate(cfg: Config) -> None:
     for key in ("log_every", "sample_every", "ckpt_every", "keep_ckpts"):
         _check(getattr(t, key) >= 1, f"train.{key}", getattr(t, key), "must be >= 1")
     _check(0.0 <= t.ema < 1.0, "train.ema", t.ema, "must be in [0, 1) (0 disables the average)")
-    _check(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda") or t.device == "mps",
-           "train.device", t.device, "auto | cpu | cuda | cuda:N | mps")
-    for key, reg, name in (("data.name", registries.DATASETS, d.name.split(":", 1)[0]),
+    _check(0 <= t.seed < 2**32, "train.seed", t.seed, "must be in [0, 2^32)")
+    _check(bool(re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", t.device)), "train.device", t.device,
+           "auto | cpu | cuda | cuda:N | mps")
+    from .data.source import parse_name
+
+    for key, reg, name in (("data.name", registries.DATASETS, parse_name(d.name)[0]),
                            ("model.arch", registries.NETWORKS, m.arch),
                            ("loss.name", registries.OBJECTIVES, l.name)):
         if name not in reg and not (key == "model.arch" and name == "custom") \

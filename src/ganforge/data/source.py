@@ -58,12 +58,13 @@ class Sampler:
 class PermutationSampler(Sampler):
     """Epochs of a seeded permutation (last partial batch dropped); state is (epoch, position)."""
 
-    def __init__(self, x: Tensor, y: Tensor | None, batch_size: int, seed: int) -> None:
+    def __init__(self, x: Tensor, y: Tensor | None, batch_size: int, seed: int,
+                 transform: Any = None) -> None:
         n = x.shape[0]
         if batch_size > n:
             raise DataError(f"data.batch_size={batch_size} is larger than the dataset ({n} samples); "
                              f"lower it to at most {n}")
-        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.x, self.y, self.batch_size, self.seed, self.transform = x, y, batch_size, seed, transform
         self.epoch, self.pos = 0, 0
         self._perm: Tensor | None = None
 
@@ -78,7 +79,8 @@ class PermutationSampler(Sampler):
             self.epoch, self.pos, self._perm = self.epoch + 1, 0, None
         idx = self._permutation()[self.pos:self.pos + self.batch_size]
         self.pos += self.batch_size
-        return self.x[idx], (self.y[idx] if self.y is not None else None)
+        x = self.x[idx]
+        return (self.transform(x) if self.transform is not None else x), (self.y[idx] if self.y is not None else None)
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "pos": self.pos}
@@ -102,7 +104,10 @@ class TensorSource(Source):
         if not torch.isfinite(x).all():
             raise DataError("the training data contains NaN or Inf values")
         if y is not None:
-            y = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y).long().reshape(-1)
+            y = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y).reshape(-1)
+            if torch.is_floating_point(y) and not bool((y == y.round()).all()):
+                raise DataError("labels must be integers 0..C-1, got non-integer values")
+            y = y.long()
             if y.shape[0] != x.shape[0]:
                 raise DataError(f"labels ({y.shape[0]}) and samples ({x.shape[0]}) differ in number")
             if y.min() < 0:
@@ -165,7 +170,14 @@ class LoaderSource(Source):
         return LoaderSampler(self.loader)
 
 
-def load_source(name: str, seed: int = 0) -> Source:
-    """Dataset by registry name; 'kind:ARG' passes ARG (e.g. a path) to the loader."""
+def parse_name(name: str) -> tuple[str, str]:
+    """'kind', 'kind@split', 'kind:ARG' or 'kind:ARG@split' -> (kind, 'ARG@split')."""
     kind, _, arg = name.partition(":")
+    kind, _, split = kind.partition("@")
+    return kind, arg + (f"@{split}" if split else "")
+
+
+def load_source(name: str) -> Source:
+    """Dataset by registry name; 'kind:ARG' passes ARG (e.g. a path) to the loader, '@test' picks a split."""
+    kind, arg = parse_name(name)
     return DATASETS.get(kind)(arg)

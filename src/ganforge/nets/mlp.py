@@ -72,3 +72,6 @@ def build_mlp(m, shape: tuple[int, ...], num_classes: int, out: str) -> tuple[nn
     G = MLPGenerator(m.z_dim, shape, m.g_hidden, m.g_act, m.g_batchnorm, out, num_classes, m.embed_dim)
     D = MLPDiscriminator(shape, m.d_hidden, m.d_act, m.d_batchnorm, m.d_dropout, num_classes, m.embed_dim)
     return G, D
+
+
+build_mlp.kinds = ("points", "images")  # data kinds the family can model

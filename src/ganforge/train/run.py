@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .. import checkpoint
-from ..config import SECTIONS, Config, apply_overrides, resolve, validate
+from ..config import SECTIONS, Config, apply_overrides, resolve
 from ..data.source import LoaderSource, Source, TensorSource
 from ..errors import CheckpointError, ConfigError
 from ..sample import Generator
@@ -42,16 +42,33 @@ class Run:
 
 
 def _check_resume_config(given: Config, saved: Config) -> None:
-    """A resumed run may change train.* settings only; anything else would not be the same run."""
+    """A resumed run may change train.* settings (not the seed) only; anything else would not be the same run."""
     for sec in SECTIONS:
-        if sec == "train":
-            continue
         a, b = dataclasses.asdict(getattr(given, sec)), dataclasses.asdict(getattr(saved, sec))
         for key in a:
-            if a[key] != b[key]:
+            if a[key] != b[key] and (sec != "train" or key == "seed"):
                 raise ConfigError(f"cannot resume with {sec}.{key}={a[key]!r}: the checkpoint was trained with "
-                                  f"{sec}.{key}={b[key]!r}. Only train.* settings may change on resume; "
-                                  f"start a new run (another --run-dir) to change it.")
+                                  f"{sec}.{key}={b[key]!r}. Only train.* settings other than train.seed may change "
+                                  f"on resume; start a new run (another --run-dir) to change it.")
+
+
+def resume_config(config: Config | str | None, overrides: list[str], saved: Config) -> Config:
+    """The config of a resumed run: the checkpoint's own, plus the train.* overrides given now.
+
+    config None: the checkpoint's config + overrides. A preset or YAML: its non-train sections must
+    match the checkpoint; train.* comes from the checkpoint + overrides (so earlier --set train.*
+    values survive). A Config object (library use): its train section is used as given.
+    """
+    if isinstance(config, Config):
+        candidate = copy.deepcopy(config)
+        apply_overrides(candidate, overrides)
+    else:
+        candidate = resolve(config, overrides) if config is not None else copy.deepcopy(saved)
+        candidate.name = saved.name if config is None else candidate.name
+        candidate.train = copy.deepcopy(saved.train)
+        apply_overrides(candidate, overrides)
+    _check_resume_config(candidate, saved)
+    return candidate
 
 
 def _resume_tree(run: RunDir, resume: str | None) -> tuple[dict[str, Any] | None, Path | None]:
@@ -64,7 +81,14 @@ def _resume_tree(run: RunDir, resume: str | None) -> tuple[dict[str, Any] | None
     if resume == "auto":
         tree, path = run.newest_valid()
         if tree is None:
-            say(f"no valid checkpoint in '{run.ckpt_dir}': starting a new run")
+            if run.checkpoints():
+                raise CheckpointError(f"no checkpoint in '{run.ckpt_dir}' passes verification (see above); "
+                                      f"nothing was changed. Resume from a copy of a good checkpoint with "
+                                      f"--resume PATH, or train into another --run-dir")
+            if run.is_used() and run.export_path.exists():
+                raise CheckpointError(f"run directory '{run.path}' holds a finished export but no checkpoints; "
+                                      f"nothing was changed. Train into another --run-dir")
+            say(f"no checkpoint in '{run.ckpt_dir}' yet: starting a new run")
         return tree, path
     return checkpoint.load(resume, kind="checkpoint"), Path(resume)
 
@@ -75,21 +99,16 @@ def train(config: Config | str | None = None, overrides: list[str] | None = None
           d_output: str = "auto") -> Run:
     """Train (or resume) a run. config: a Config, a preset name or YAML path (None: the default preset,
     or on resume the checkpoint's own config). resume: None (new run), 'auto' or a checkpoint path."""
-    explicit = config is not None
-    cfg = copy.deepcopy(config) if isinstance(config, Config) else resolve(config, overrides)
-    if isinstance(config, Config) and overrides:
+    overrides = list(overrides or [])
+    if isinstance(config, Config):
+        cfg = copy.deepcopy(config)
         apply_overrides(cfg, overrides)
+    else:
+        cfg = resolve(config, overrides)
     run = RunDir(run_dir if run_dir is not None else Path("runs") / cfg.name)
     tree, ckpt_path = _resume_tree(run, resume)
     if tree is not None:
-        saved = Config.from_dict(tree["config"])
-        if explicit:
-            _check_resume_config(cfg, saved)
-            saved.train = cfg.train
-        else:
-            apply_overrides(saved, overrides or [])
-        cfg = saved
-        validate(cfg)
+        cfg = resume_config(config, overrides, Config.from_dict(tree["config"]))
     st = build_state(cfg, source, G, D, d_output)
     if tree is not None:
         try:
@@ -97,11 +116,13 @@ def train(config: Config | str | None = None, overrides: list[str] | None = None
         except (KeyError, RuntimeError, ValueError) as e:
             raise CheckpointError(f"checkpoint '{ckpt_path}' does not fit this run's networks: {e}") from None
         say(f"resumed from '{ckpt_path}' at step {st.step} of {cfg.train.steps}")
+        moved = run.set_aside_after(st.step)
+        if moved:
+            say(f"moved {len(moved)} checkpoint(s) newer than step {st.step} to '{moved[0].parent}'")
     run.start(cfg.to_yaml(), st.step)
     result = Run(cfg, st, run.path)
     if st.step >= cfg.train.steps:
         say(f"already at step {st.step} of {cfg.train.steps}: nothing to train (raise train.steps to continue)")
-        run.save_checkpoint(st)
         return result
     train_loop(st, run, result.history)
     return result

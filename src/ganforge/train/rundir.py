@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .. import checkpoint
-from ..errors import CheckpointError
+from ..errors import CheckpointError, TrainingError
 from ..report import picture
 from ..sample import Generator
 from .state import TrainState
@@ -50,6 +52,21 @@ class RunDir:
                 say(f"skipping invalid checkpoint: {e}")
         return None, None
 
+    def set_aside_after(self, step: int) -> list[Path]:
+        """Move checkpoints newer than step (an abandoned future, or ones that failed verification) into
+        checkpoints/set-aside-<step>/ so they are kept but never resumed from or pruned in place of new ones."""
+        newer = [p for p in self.checkpoints() if int(CKPT_RE.match(p.name).group(1)) > step]
+        if not newer:
+            return []
+        dest = self.ckpt_dir / f"set-aside-{step:08d}"
+        dest.mkdir(exist_ok=True)
+        moved = []
+        for p in newer:
+            target = dest / p.name
+            p.replace(target)
+            moved.append(target)
+        return moved
+
     def start(self, config_yaml: str, resumed_step: int) -> None:
         """Create the layout, write the resolved config, and cut the log back to the resumed step."""
         for d in (self.path, self.ckpt_dir, self.samples_dir):
@@ -70,7 +87,13 @@ class RunDir:
             f.write(json.dumps(record) + "\n")
 
     def save_checkpoint(self, st: TrainState) -> Path:
-        """Write a full checkpoint and the generator export atomically; keep the newest train.keep_ckpts."""
+        """Write a full checkpoint and the generator export atomically; keep the newest train.keep_ckpts.
+        Refuses to save non-finite weights, so the newest checkpoint is always a good one."""
+        for name, net in (("G", st.G), ("D", st.D)):
+            if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+                raise TrainingError(f"{name}'s weights are not finite at step {st.step} (a non-finite gradient); "
+                                    f"no checkpoint was written, the previous ones are intact. Try lower "
+                                    f"learning rates (optim.lr_g / optim.lr_d)")
         path = self.ckpt_dir / f"step_{st.step:08d}.safetensors"
         checkpoint.save(path, st.state_dict(), "checkpoint")
         checkpoint.save(self.export_path, st.export(), "generator")

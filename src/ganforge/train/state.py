@@ -23,6 +23,9 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"train.device='{name}' was requested but no CUDA device is available; "
                           f"use train.device=cpu or auto")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise ConfigError(f"train.device='{name}': this machine has {torch.cuda.device_count()} CUDA device(s) "
+                          f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
     if name == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("train.device='mps' was requested but MPS is not available; use cpu or auto")
     return torch.device(name)

