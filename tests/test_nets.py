@@ -61,7 +61,9 @@ def test_dcgan_rejects_unbuildable_resolution(res):
 
 
 def test_dcgan_init_and_layers():
-    G, D = NETWORKS.get("dcgan")(Config().model, (1, 28, 28), 0, "tanh")
+    m = Config().model
+    m.g_batchnorm = m.d_batchnorm = True
+    G, D = NETWORKS.get("dcgan")(m, (1, 28, 28), 0, "tanh")
     convs = [m for m in D.modules() if isinstance(m, nn.Conv2d)]
     assert [c.stride for c in convs] == [(2, 2), (2, 2)]
     w = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, nn.ConvTranspose2d)])

@@ -96,7 +96,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
         real = None
         if gen.data_info["kind"] == "points" and gen.data_info["name"] in DATASETS:
             real = load_source(gen.data_info["name"]).reference(min(a.n, 2000))
-        nrow = gen.num_classes if (gen.num_classes > 0 and a.cls is None) else None
+        nrow = max(a.n // gen.num_classes, 1) if (gen.num_classes > 0 and a.cls is None) else None
         picture(x, gen.data_info, out, real=real, title=f"{a.n} samples, seed {a.seed}", nrow=nrow)
     print(f"wrote {a.n} samples to {out}")
     return 0

@@ -53,9 +53,9 @@ def histogram_png(fake: np.ndarray, path: str | Path, real: np.ndarray | None = 
     real = real.reshape(-1) if real is not None else None
     lo, hi = _bounds([real[:, None]] if real is not None else [fake[:, None]])
     edges = np.linspace(lo[0], hi[0], bins + 1)
-    hists = [(np.histogram(a, edges, density=True)[0], c) for a, c in ((real, REAL_COLOUR), (fake, FAKE_COLOUR))
-             if a is not None]
-    top = max(h.max() for h, _ in hists) or 1.0
+    hists = [(np.histogram(a[np.isfinite(a)], edges)[0] / max(len(a), 1), c)
+             for a, c in ((real, REAL_COLOUR), (fake, FAKE_COLOUR)) if a is not None]  # fractions of all samples
+    top = max(float(h.max()) for h, _ in hists) or 1.0
     w, h = size
     img = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(img)
@@ -98,3 +98,73 @@ def picture(samples: np.ndarray, data_info: dict[str, Any], path: str | Path, re
     if flat.shape[1] == 1:
         return histogram_png(flat, path, real, title)
     return scatter_png(flat, path, None if real is None else real.reshape(len(real), -1), title)
+
+
+SERIES_COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14)]
+
+
+def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], series: dict[str, tuple[np.ndarray, np.ndarray]],
+           title: str) -> None:
+    """Draw line series into box (x0, y0, x1, y1) with a frame, y-range labels and a legend."""
+    x0, y0, x1, y1 = box
+    xs = np.concatenate([s[0] for s in series.values()])
+    ys = np.concatenate([s[1] for s in series.values()])
+    ys = ys[np.isfinite(ys)]
+    if len(xs) == 0 or len(ys) == 0:
+        return
+    xmin, xmax = float(xs.min()), float(xs.max()) or 1.0
+    ymin, ymax = float(ys.min()), float(ys.max())
+    if ymax - ymin < 1e-9:
+        ymin, ymax = ymin - 0.5, ymax + 0.5
+    draw.rectangle(box, outline=(0, 0, 0))
+    draw.text((x0 + 4, y0 - 14), title, fill=(0, 0, 0))
+    draw.text((x0 - 52, y0), f"{ymax:8.3f}", fill=(0, 0, 0))
+    draw.text((x0 - 52, y1 - 10), f"{ymin:8.3f}", fill=(0, 0, 0))
+    draw.text((x0, y1 + 4), f"{xmin:.0f}", fill=(0, 0, 0))
+    draw.text((x1 - 40, y1 + 4), f"{xmax:.0f}", fill=(0, 0, 0))
+    for k, (name, (sx, sy)) in enumerate(series.items()):
+        colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        px = x0 + (sx - xmin) / max(xmax - xmin, 1e-9) * (x1 - x0)
+        py = y1 - (np.clip(sy, ymin, ymax) - ymin) / (ymax - ymin) * (y1 - y0)
+        if len(px) > 1:
+            draw.line(list(zip(px.tolist(), py.tolist())), fill=colour, width=2)
+        draw.text((x1 - 110, y0 + 4 + 12 * k), f"- {name}", fill=colour)
+
+
+def loss_plot_png(records: list[dict[str, Any]], path: str | Path, title: str = "") -> Path:
+    """Two panels over steps: D and G losses; D(x) and D(G(z))."""
+    img = Image.new("RGB", (720, 520), "white")
+    draw = ImageDraw.Draw(img)
+    steps = np.array([r["step"] for r in records], dtype=float)
+    col = lambda key: np.array([r.get(key, np.nan) for r in records], dtype=float)  # noqa: E731
+    draw.text((10, 4), title or "training curves", fill=(0, 0, 0))
+    _panel(draw, (70, 36, 700, 250), {"d_loss": (steps, col("d_loss")), "g_loss": (steps, col("g_loss"))}, "losses")
+    _panel(draw, (70, 290, 700, 494), {"D(x)": (steps, col("D(x)")), "D(G(z))": (steps, col("D(G(z))"))},
+           "discriminator outputs")
+    return _save(img, path)
+
+
+def side_by_side_png(real: np.ndarray, fake: np.ndarray, path: str | Path, nrow: int | None = None) -> Path:
+    """Real images (left) and generated images (right), uint8 [N, H, W, C] each."""
+    a, b = image_grid(real, nrow), image_grid(fake, nrow)
+    h = max(a.shape[0], b.shape[0])
+    gap = np.full((h, 12, a.shape[2]), 255, np.uint8)
+    pad = lambda g: np.pad(g, ((0, h - g.shape[0]), (0, 0), (0, 0)), constant_values=255)  # noqa: E731
+    both = np.concatenate([pad(a), gap, pad(b)], 1)
+    img = Image.fromarray(both[..., 0] if both.shape[-1] == 1 else both).convert("RGB")
+    canvas = Image.new("RGB", (img.width, img.height + 16), "white")
+    canvas.paste(img, (0, 16))
+    ImageDraw.Draw(canvas).text((4, 2), "real", fill=(0, 0, 0))
+    ImageDraw.Draw(canvas).text((a.shape[1] + 16, 2), "generated", fill=(0, 0, 0))
+    return _save(canvas, path)
+
+
+def gif_of(pngs: list[Path], path: str | Path, ms_per_frame: int = 400) -> Path | None:
+    """An animated GIF of the given pictures (e.g. the sample grids over training)."""
+    if not pngs:
+        return None
+    frames = [Image.open(p).convert("RGB") for p in pngs]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=ms_per_frame, loop=0)
+    atomic_write(path, buf.getvalue())
+    return Path(path)

@@ -24,13 +24,14 @@ class Generator:
         self.data_info, self.config, self.step = data_info, config or {}, step
 
     def labels(self, n: int, y: Any = None) -> torch.Tensor | None:
-        """Labels for n samples: None (unconditional), an int class, or a sequence; default cycles classes."""
+        """Labels for n samples: None (unconditional), an int class, or a sequence; by default classes
+        in blocks (0,0,..,1,1,..), so a grid with n / num_classes images per row shows one class a row."""
         if self.num_classes == 0:
             if y is not None:
                 raise ConfigError("this generator is unconditional: it takes no class")
             return None
         if y is None:
-            return torch.arange(n) % self.num_classes
+            return torch.arange(n) * self.num_classes // n
         y = torch.full((n,), int(y)) if isinstance(y, (int, np.integer)) else torch.as_tensor(y).long().reshape(-1)
         if len(y) != n or int(y.min()) < 0 or int(y.max()) >= self.num_classes:
             raise ConfigError(f"class must be in 0..{self.num_classes - 1} (one per sample when a sequence)")

@@ -40,7 +40,8 @@ class ImageSource(Source):
 
     def __init__(self, name: str, images: np.ndarray | Tensor, labels: Any = None, num_classes: int | None = None,
                  flip: bool = False) -> None:
-        x = torch.as_tensor(np.ascontiguousarray(images))
+        arr = np.ascontiguousarray(images) if not isinstance(images, Tensor) else images
+        x = torch.as_tensor(arr if isinstance(arr, Tensor) or arr.flags.writeable else arr.copy())
         if x.dtype != torch.uint8:
             raise DataError(f"dataset '{name}': images must be uint8, got {x.dtype}")
         if x.dim() == 3:
@@ -48,7 +49,7 @@ class ImageSource(Source):
         if x.dim() != 4 or x.shape[0] == 0:
             raise DataError(f"dataset '{name}': expected images [N, C, H, W] (N > 0), got {list(x.shape)}")
         self.name, self.x, self.flip = name, x, flip
-        self.y = None if labels is None else torch.as_tensor(np.asarray(labels)).long().reshape(-1)
+        self.y = None if labels is None else torch.as_tensor(np.array(labels)).long().reshape(-1)
         if self.y is not None and len(self.y) != len(x):
             raise DataError(f"dataset '{name}': {len(self.y)} labels for {len(x)} images")
         self.shape = tuple(x.shape[1:])

@@ -4,7 +4,9 @@ Resolutions: s0 * 2^k with s0 = 4 (powers of two, 16..256) or s0 = 7 (28, for MN
 k >= 1 doublings. G maps z (+ label embedding) with a Linear layer to a c0 x s0 x s0 map, then
 k blocks of ConvTranspose(4, stride 2) + BatchNorm + ReLU, the last to the image channels with
 tanh. D mirrors it: k blocks of Conv(4, stride 2) + BatchNorm (not on the first) +
-LeakyReLU(0.2) (+ optional dropout), then a Linear layer to one logit.
+LeakyReLU(0.2) (+ optional dropout), then a Linear layer to one logit. BatchNorm follows
+model.g_batchnorm / model.d_batchnorm (the image presets turn both on; WGAN-GP turns D's off,
+since the per-sample gradient penalty is not defined under batch statistics).
 
 Conditioning: G concatenates a label embedding to z. D either concatenates the embedding as
 extra constant input channels ("concat", the classic cGAN) or adds the projection term
@@ -55,7 +57,7 @@ class DCGANGenerator(nn.Module):
     """z (+ label embedding) -> Linear -> c0 x s0 x s0 -> k upsampling blocks -> tanh image."""
 
     def __init__(self, z_dim: int, shape: tuple[int, ...], width: int = 64, num_classes: int = 0,
-                 embed_dim: int = 16, out: str = "tanh") -> None:
+                 embed_dim: int = 16, out: str = "tanh", batchnorm: bool = True) -> None:
         super().__init__()
         channels, height, wd = shape
         if height != wd:
@@ -64,14 +66,15 @@ class DCGANGenerator(nn.Module):
         self.z_dim, self.shape, self.num_classes, self.s0 = z_dim, tuple(shape), num_classes, s0
         ch = widths(width, k)[::-1]  # inner (widest) first
         self.label = LabelEmbedding(num_classes, embed_dim)
-        self.project = nn.Sequential(nn.Linear(z_dim + self.label.dim, ch[0] * s0 * s0, bias=False),
-                                     nn.BatchNorm1d(ch[0] * s0 * s0), nn.ReLU())
+        norm = (lambda c: nn.BatchNorm2d(c)) if batchnorm else (lambda c: nn.Identity())
+        self.project = nn.Sequential(nn.Linear(z_dim + self.label.dim, ch[0] * s0 * s0, bias=not batchnorm),
+                                     nn.BatchNorm1d(ch[0] * s0 * s0) if batchnorm else nn.Identity(), nn.ReLU())
         blocks: list[nn.Module] = []
         for i in range(k):
             last = i == k - 1
             c_out = channels if last else ch[i + 1]
-            blocks.append(nn.ConvTranspose2d(ch[i], c_out, 4, 2, 1, bias=last))
-            blocks += [nn.Tanh()] if (last and out == "tanh") else ([] if last else [nn.BatchNorm2d(c_out), nn.ReLU()])
+            blocks.append(nn.ConvTranspose2d(ch[i], c_out, 4, 2, 1, bias=last or not batchnorm))
+            blocks += [nn.Tanh()] if (last and out == "tanh") else ([] if last else [norm(c_out), nn.ReLU()])
         self.blocks = nn.Sequential(*blocks)
         self.c0 = ch[0]
         dcgan_init(self)
@@ -86,7 +89,7 @@ class DCGANDiscriminator(nn.Module):
     """Image (+ label channels) -> k strided conv blocks -> Linear -> one logit (+ projection term)."""
 
     def __init__(self, shape: tuple[int, ...], width: int = 64, num_classes: int = 0, embed_dim: int = 16,
-                 dropout: float = 0.0, cond: str = "concat") -> None:
+                 dropout: float = 0.0, cond: str = "concat", batchnorm: bool = True) -> None:
         super().__init__()
         channels, height, wd = shape
         if height != wd:
@@ -100,8 +103,9 @@ class DCGANDiscriminator(nn.Module):
         c_in = channels + (self.label.dim if cond == "concat" else 0)
         layers: list[nn.Module] = []
         for i in range(k):
-            layers.append(nn.Conv2d(c_in if i == 0 else ch[i - 1], ch[i], 4, 2, 1, bias=i == 0))
-            if i > 0:
+            bn = batchnorm and i > 0
+            layers.append(nn.Conv2d(c_in if i == 0 else ch[i - 1], ch[i], 4, 2, 1, bias=not bn))
+            if bn:
                 layers.append(nn.BatchNorm2d(ch[i]))
             layers.append(nn.LeakyReLU(0.2))
             if dropout > 0:
@@ -131,8 +135,8 @@ def build_dcgan(m, shape: tuple[int, ...], num_classes: int, out: str) -> tuple[
     if len(shape) != 3:
         raise ConfigError(f"the dcgan network needs image data of shape (C, H, W), got {list(shape)}: "
                           f"use model.arch=mlp for points")
-    G = DCGANGenerator(m.z_dim, shape, m.width, num_classes, m.embed_dim, out)
-    D = DCGANDiscriminator(shape, m.width, num_classes, m.embed_dim, m.d_dropout, m.d_cond)
+    G = DCGANGenerator(m.z_dim, shape, m.width, num_classes, m.embed_dim, out, m.g_batchnorm)
+    D = DCGANDiscriminator(shape, m.width, num_classes, m.embed_dim, m.d_dropout, m.d_cond, m.d_batchnorm)
     return G, D
 
 

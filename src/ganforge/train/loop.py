@@ -149,4 +149,5 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
     finally:
         bar.close()
     if run is not None:
-        say(f"finished {st.step} steps; run directory: {run.path}")
+        run.write_report(st)
+        say(f"finished {st.step} steps; pictures: {run.path}/real_vs_fake.png, losses.png, samples.gif, samples/")

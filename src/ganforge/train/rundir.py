@@ -11,7 +11,7 @@ import torch
 
 from .. import checkpoint
 from ..errors import CheckpointError, TrainingError
-from ..report import picture
+from ..report import gif_of, loss_plot_png, picture, side_by_side_png
 from ..sample import Generator
 from .state import TrainState
 
@@ -101,10 +101,41 @@ class RunDir:
             old.unlink(missing_ok=True)
         return path
 
+    def write_report(self, st: TrainState | None = None) -> list[Path]:
+        """Loss plot from log.jsonl, GIF of the sample pictures and, given the state, real vs generated."""
+        out = []
+        records = []
+        if self.log_path.is_file():
+            for line in self.log_path.read_text().splitlines():
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue
+        if records:
+            out.append(loss_plot_png(records, self.path / "losses.png", f"{self.path.name}: training curves"))
+        gif = gif_of(sorted(self.samples_dir.glob("step_*.png")), self.path / "samples.gif")
+        if gif is not None:
+            out.append(gif)
+        if st is not None:
+            gen = Generator(st.G_ema, st.cfg.model.z_dim, st.num_classes, st.source.info())
+            if st.source.kind == "images":
+                n = 100 if st.num_classes == 10 else 64
+                fake = st.source.decode(gen.sample(n, seed=st.cfg.train.seed + 2))
+                nrow = n // st.num_classes if st.num_classes > 0 else None  # one row per class
+                out.append(side_by_side_png(st.source.reference(n), fake, self.path / "real_vs_fake.png", nrow))
+            else:
+                fake = st.source.decode(gen.sample(2000, seed=st.cfg.train.seed + 2))
+                out.append(picture(fake, st.source.info(), self.path / "real_vs_fake.png",
+                                   real=st.source.reference(2000), title="real vs generated"))
+        return out
+
     def save_samples(self, st: TrainState, n: int) -> Path:
-        """A picture of G_ema's samples from fixed noise (seeded by train.seed) beside real data."""
+        """A picture of G_ema's samples from fixed noise (seeded by train.seed) beside real data;
+        conditional models get one row per class."""
+        if st.num_classes > 0 and st.source.kind == "images":
+            n = st.num_classes * max(n // st.num_classes, 1)
         gen = Generator(st.G_ema, st.cfg.model.z_dim, st.num_classes, st.source.info())
         fake = st.source.decode(gen.sample(n, seed=st.cfg.train.seed + 1))
-        nrow = st.num_classes if st.num_classes > 0 else None
+        nrow = n // st.num_classes if st.num_classes > 0 else None  # one row per class
         return picture(fake, st.source.info(), self.samples_dir / f"step_{st.step:08d}.png",
                        real=st.source.reference(n), title=f"{st.cfg.name} step {st.step}", nrow=nrow)
