@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ganforge-setup
-DEMO := runs/ring8-r1
+DEMO := runs/mnist-dcgan
 
 .PHONY: setup demo test test-slow clean
 
@@ -14,8 +14,8 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m ganforge train --resume auto
-	$(PY) -m ganforge generate $(DEMO) -n 2500 --out $(DEMO)/generated.png
-	$(PY) -m ganforge evaluate $(DEMO) --metrics modes --out $(DEMO)/modes.json
+	$(PY) -m ganforge generate $(DEMO) -n 64 --out $(DEMO)/generated.png
+	@echo "pictures: $(DEMO)/real_vs_fake.png $(DEMO)/losses.png $(DEMO)/samples.gif $(DEMO)/generated.png"
 
 test: $(STAMP)
 	$(PY) -m pytest -q

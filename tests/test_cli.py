@@ -94,6 +94,11 @@ def test_train_generate_evaluate(cli_env, tmp_path):
     r = run_cli(["generate", str(run), "-n", "500", "--out", "g.png"], cli_env, tmp_path)
     assert r.returncode == 0 and Image.open(tmp_path / "g.png").size == (512, 512)
 
+    (run / "losses.png").unlink()
+    r = run_cli(["report", str(run)], cli_env, tmp_path)
+    assert r.returncode == 0 and (run / "losses.png").is_file() and (run / "samples.gif").is_file()
+    assert Image.open(run / "samples.gif").n_frames == 1  # one sample picture (step 20)
+
     r = run_cli(["evaluate", str(run), "--metrics", "modes", "--n", "2500", "--out", "m.json"], cli_env, tmp_path)
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "m.json").read_text())[0]

@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", default=None, help="also write the results (JSON) here")
 
+    r = sub.add_parser("report", help="(re)draw a run's loss plot and the GIF of its sample pictures")
+    r.add_argument("run", help="run directory")
+
     ls = sub.add_parser("list", help="list presets, networks, objectives, penalties, datasets, metrics, keys")
     ls.add_argument("what", nargs="?", default="all",
                     choices=["all", "presets", "networks", "objectives", "penalties", "datasets", "metrics", "keys"])
@@ -151,7 +154,19 @@ def cmd_list(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "list": cmd_list}
+def cmd_report(a: argparse.Namespace) -> int:
+    from .train.rundir import RunDir
+
+    run = RunDir(a.run)
+    if not (run.log_path.is_file() or run.samples_dir.is_dir()):
+        raise GanforgeError(f"'{a.run}' is not a ganforge run directory (no log.jsonl or samples/)")
+    for path in run.write_report():
+        print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "report": cmd_report,
+            "list": cmd_list}
 
 
 def main(argv: list[str] | None = None) -> int:

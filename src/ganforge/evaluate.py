@@ -5,6 +5,7 @@ import os
 from typing import Any
 
 from . import __version__
+from .config import Config
 from .data.source import load_source
 from .registries import METRICS
 from .sample import load_generator
@@ -15,7 +16,7 @@ def evaluate(source: str | os.PathLike, metrics: list[str] | tuple[str, ...] = (
     """Sample n points from SOURCE's generator (run dir, checkpoint or export) and compute each metric."""
     fns = {name: METRICS.get(name) for name in metrics}  # unknown names fail before sampling
     gen = load_generator(source)
-    data = load_source(gen.data_info["name"])
+    data = load_source(gen.data_info["name"], Config.from_dict(gen.config).data)
     fake = gen.decode(gen.sample(n, seed=seed))
     results = []
     for name, fn in fns.items():

@@ -70,6 +70,10 @@ class ImageSource(Source):
         return self.x[idx].permute(0, 2, 3, 1).numpy()
 
 
+def _flip(cfg: Any) -> bool:
+    return bool(getattr(cfg, "flip", False))
+
+
 def split_arg(name: str, arg: str) -> tuple[str, str]:
     """'PATH@split' / '@split' -> (PATH, split), split in train|test."""
     path, _, split = arg.partition("@")
@@ -120,21 +124,21 @@ def mnist_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @DATASETS.register("mnist", help="MNIST 28x28 digits, 10 classes (mnist@train 60k, mnist@test 10k)")
-def mnist(arg: str = "") -> ImageSource:
+def mnist(arg: str = "", cfg: Any = None) -> ImageSource:
     _, split = split_arg("mnist", arg)
     x, y = mnist_arrays(split)
-    return ImageSource(f"mnist@{split}" if split != "train" else "mnist", x, y, 10)
+    return ImageSource(f"mnist@{split}" if split != "train" else "mnist", x, y, 10, flip=_flip(cfg))
 
 
 @DATASETS.register("stacked-mnist", help="three MNIST digits on RGB channels, 1000 modes (label = 100a+10b+c)")
-def stacked_mnist(arg: str = "") -> ImageSource:
+def stacked_mnist(arg: str = "", cfg: Any = None) -> ImageSource:
     n_text, split = split_arg("stacked-mnist", arg)
     n = int(n_text) if n_text else 128_000  # PacGAN's training set size
     x, y = mnist_arrays(split)
     idx = np.random.default_rng(2018).integers(0, len(x), size=(n, 3))
     images = np.stack([x[idx[:, c]] for c in range(3)], 1)
     modes = y[idx[:, 0]] * 100 + y[idx[:, 1]] * 10 + y[idx[:, 2]]
-    src = ImageSource("stacked-mnist", images, None)
+    src = ImageSource("stacked-mnist", images, None, flip=_flip(cfg))
     src.modes = modes  # mode label of each image (not a class for conditioning)
     return src
 
@@ -163,35 +167,35 @@ def _find(directory: Path, stem: str) -> Path:
     raise DataError(f"'{directory}' has no {stem}[.gz]")
 
 
-def idx_pair(directory: Path, split: str, name: str, hint: str) -> ImageSource:
+def idx_pair(directory: Path, split: str, name: str, flip: bool, hint: str) -> ImageSource:
     if not directory.is_dir():
         raise DataError(f"dataset '{name}': directory '{directory}' does not exist. {hint}")
     img_stem, lab_stem = IDX_NAMES[split]
     x = read_idx(_find(directory, img_stem))
     y = read_idx(_find(directory, lab_stem))
-    return ImageSource(name, x, y)
+    return ImageSource(name, x, y, flip=flip)
 
 
 @DATASETS.register("fashion-mnist", help="Fashion-MNIST 28x28, 10 classes (Debian dataset-fashion-mnist, or fashion-mnist:DIR)")
-def fashion_mnist(arg: str = "") -> ImageSource:
+def fashion_mnist(arg: str = "", cfg: Any = None) -> ImageSource:
     path, split = split_arg("fashion-mnist", arg)
-    return idx_pair(Path(path) if path else FASHION_DIR, split, "fashion-mnist",
+    return idx_pair(Path(path) if path else FASHION_DIR, split, "fashion-mnist", _flip(cfg),
                     "Install the Debian package dataset-fashion-mnist (`make setup` does where apt is available) "
                     "or pass fashion-mnist:DIR with the four IDX files.")
 
 
 @DATASETS.register("idx", help="idx:IMAGES_FILE[,LABELS_FILE]: any IDX image file (uint8 [N, H, W] or [N, H, W, C])")
-def idx(arg: str = "") -> ImageSource:
+def idx(arg: str = "", cfg: Any = None) -> ImageSource:
     if not arg:
         raise DataError("dataset 'idx' needs a path: idx:IMAGES_FILE[,LABELS_FILE]")
     img, _, lab = arg.partition(",")
     x = read_idx(Path(img))
     x = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
-    return ImageSource(f"idx:{arg}", x, read_idx(Path(lab)) if lab else None)
+    return ImageSource(f"idx:{arg}", x, read_idx(Path(lab)) if lab else None, flip=_flip(cfg))
 
 
 @DATASETS.register("npz", help="npz:PATH: array x uint8 [N, H, W] or [N, H, W, C] (as `ganforge generate` writes), optional y")
-def npz(arg: str = "") -> ImageSource:
+def npz(arg: str = "", cfg: Any = None) -> ImageSource:
     if not arg:
         raise DataError("dataset 'npz' needs a path: npz:PATH")
     try:
@@ -203,11 +207,11 @@ def npz(arg: str = "") -> ImageSource:
         raise DataError(f"cannot read NPZ '{arg}': {e}") from None
     if x.ndim == 4:
         x = x.transpose(0, 3, 1, 2)
-    return ImageSource(f"npz:{arg}", x, y)
+    return ImageSource(f"npz:{arg}", x, y, flip=_flip(cfg))
 
 
 @DATASETS.register("digits", help="scikit-learn's 8x8 digits (1,797), upscaled 2x to 16x16, 10 classes")
-def digits(arg: str = "") -> ImageSource:
+def digits(arg: str = "", cfg: Any = None) -> ImageSource:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
@@ -215,4 +219,4 @@ def digits(arg: str = "") -> ImageSource:
     d = load_digits()
     x = np.rint(d.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 -> 0..255
     x = x.repeat(2, axis=1).repeat(2, axis=2)  # 16x16 by pixel repetition
-    return ImageSource("digits", x, d.target)
+    return ImageSource("digits", x, d.target, flip=_flip(cfg))

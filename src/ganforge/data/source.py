@@ -177,7 +177,8 @@ def parse_name(name: str) -> tuple[str, str]:
     return kind, arg + (f"@{split}" if split else "")
 
 
-def load_source(name: str) -> Source:
-    """Dataset by registry name; 'kind:ARG' passes ARG (e.g. a path) to the loader, '@test' picks a split."""
+def load_source(name: str, data_cfg: Any = None) -> Source:
+    """Dataset by registry name; 'kind:ARG' passes ARG (e.g. a path) to the loader, '@test' picks a split.
+    data_cfg (a DataConfig) carries options such as resolution, on_error and flip."""
     kind, arg = parse_name(name)
-    return DATASETS.get(kind)(arg)
+    return DATASETS.get(kind)(arg, data_cfg)

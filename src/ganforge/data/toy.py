@@ -77,18 +77,18 @@ def _no_arg(name: str, arg: str) -> None:
 
 
 @DATASETS.register("gauss1d", help="1-D Gaussian N(4, 1.25^2), the tutorials' first GAN")
-def gauss1d(arg: str = "") -> MixtureSource:
+def gauss1d(arg: str = "", cfg: object = None) -> MixtureSource:
     _no_arg("gauss1d", arg)
     return MixtureSource("gauss1d", torch.tensor([[4.0]]), 1.25)
 
 
 @DATASETS.register("ring8", help="8 Gaussians on the unit circle, std 0.01 (mode-coverage benchmark)")
-def ring8(arg: str = "") -> MixtureSource:
+def ring8(arg: str = "", cfg: object = None) -> MixtureSource:
     _no_arg("ring8", arg)
     return MixtureSource("ring8", ring_centers(8, 1.0), 0.01)
 
 
 @DATASETS.register("grid25", help="25 Gaussians on {-4,-2,0,2,4}^2, std 0.05 (mode-coverage benchmark)")
-def grid25(arg: str = "") -> MixtureSource:
+def grid25(arg: str = "", cfg: object = None) -> MixtureSource:
     _no_arg("grid25", arg)
     return MixtureSource("grid25", grid_centers(5, 2.0), 0.05)

@@ -124,7 +124,7 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
     """Seed, load data, build (or adapt) the networks and optimisers; check shapes on a probe batch."""
     torch.manual_seed(cfg.train.seed)
     device = resolve_device(cfg.train.device)
-    source = source if source is not None else load_source(cfg.data.name)
+    source = source if source is not None else load_source(cfg.data.name, cfg.data)
     num_classes = resolve_classes(cfg, source)
     custom = G is not None or D is not None
     if custom:
