@@ -141,3 +141,16 @@ def test_cgan_mnist_follows_requested_class(tmp_path, pixel_classifier):
     match = (pixel_classifier.predict(imgs.reshape(1000, -1) / 255.0) == y.numpy()).mean()
     print(f"class match {match:.3f}")
     assert match > 0.75  # measured 0.90 after 800 steps (seed 0)
+
+
+def test_tensorboard_scalars_and_images(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ganforge.train("digits-gan", ["train.steps=4", "train.log_every=2", "train.sample_every=2", "data.batch_size=8",
+                                  "train.progress=false", "train.tensorboard=true"], run_dir=tmp_path / "r")
+    acc = EventAccumulator(str(tmp_path / "r" / "tensorboard"))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("d_loss")] == [2, 4]
+    assert set(acc.Tags()["scalars"]) >= {"d_loss", "g_loss", "D_x", "D_G_z", "samples_per_s"}
+    assert [e.step for e in acc.Images("samples")] == [2, 4]

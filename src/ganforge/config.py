@@ -115,6 +115,8 @@ class TrainConfig:
     """auto (cuda when present, else cpu) | cpu | cuda | cuda:N."""
     progress: bool = True
     """Show a progress bar on stderr."""
+    tensorboard: bool = False
+    """Also write TensorBoard scalars and sample images to RUN/tensorboard (needs the tensorboard extra)."""
 
 
 @dataclass

@@ -124,7 +124,12 @@ def train(config: Config | str | None = None, overrides: list[str] | None = None
     if st.step >= cfg.train.steps:
         say(f"already at step {st.step} of {cfg.train.steps}: nothing to train (raise train.steps to continue)")
         return result
-    train_loop(st, run, result.history)
+    if cfg.train.tensorboard:
+        run.open_tensorboard()
+    try:
+        train_loop(st, run, result.history)
+    finally:
+        run.close()
     return result
 
 

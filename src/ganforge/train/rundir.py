@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from .. import checkpoint
-from ..errors import CheckpointError, TrainingError
+from ..errors import CheckpointError, ConfigError, TrainingError
 from ..report import gif_of, loss_plot_png, picture, side_by_side_png
 from ..sample import Generator
 from .state import TrainState
@@ -32,6 +32,7 @@ class RunDir:
         self.samples_dir = self.path / "samples"
         self.log_path = self.path / "log.jsonl"
         self.export_path = self.path / "generator.safetensors"
+        self.tb: Any = None  # a TensorBoard SummaryWriter when train.tensorboard is on
 
     def is_used(self) -> bool:
         return self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir()))
@@ -67,6 +68,20 @@ class RunDir:
             moved.append(target)
         return moved
 
+    def open_tensorboard(self) -> None:
+        """Start writing TensorBoard event files to RUN/tensorboard (scalars at each log line, sample pictures)."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ConfigError("train.tensorboard=true needs the tensorboard package: "
+                              "pip install 'ganforge[tensorboard]' (or pip install tensorboard)") from None
+        self.tb = SummaryWriter(str(self.path / "tensorboard"))
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+            self.tb = None
+
     def start(self, config_yaml: str, resumed_step: int) -> None:
         """Create the layout, write the resolved config, and cut the log back to the resumed step."""
         for d in (self.path, self.ckpt_dir, self.samples_dir):
@@ -85,6 +100,10 @@ class RunDir:
     def append_log(self, record: dict[str, Any]) -> None:
         with open(self.log_path, "a") as f:
             f.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for key, value in record.items():
+                if key != "step":
+                    self.tb.add_scalar(key.replace("(", "_").replace(")", ""), value, record["step"])
 
     def save_checkpoint(self, st: TrainState) -> Path:
         """Write a full checkpoint and the generator export atomically; keep the newest train.keep_ckpts.
@@ -137,5 +156,11 @@ class RunDir:
         gen = Generator(st.G_ema, st.cfg.model.z_dim, st.num_classes, st.source.info())
         fake = st.source.decode(gen.sample(n, seed=st.cfg.train.seed + 1))
         nrow = n // st.num_classes if st.num_classes > 0 else None  # one row per class
-        return picture(fake, st.source.info(), self.samples_dir / f"step_{st.step:08d}.png",
+        path = picture(fake, st.source.info(), self.samples_dir / f"step_{st.step:08d}.png",
                        real=st.source.reference(n), title=f"{st.cfg.name} step {st.step}", nrow=nrow)
+        if self.tb is not None:
+            import numpy as np
+            from PIL import Image
+
+            self.tb.add_image("samples", np.asarray(Image.open(path).convert("RGB")), st.step, dataformats="HWC")
+        return path
