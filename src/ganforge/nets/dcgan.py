@@ -36,6 +36,14 @@ def plan(resolution: int) -> tuple[int, int]:
                       f"or a power of two from {MIN_RES} to {MAX_RES}")
 
 
+def plan_shape(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(channels, s0, k) for a square (C, H, W) image shape."""
+    channels, height, width = shape
+    if height != width:
+        raise ConfigError(f"dcgan needs square images, got {height}x{width}: set data.resolution for folder data")
+    return (channels, *plan(height))
+
+
 def dcgan_init(module: nn.Module) -> None:
     """Weights N(0, 0.02) for conv/linear layers; BatchNorm scale N(1, 0.02), bias 0 (DCGAN paper)."""
     for m in module.modules():
@@ -59,10 +67,7 @@ class DCGANGenerator(nn.Module):
     def __init__(self, z_dim: int, shape: tuple[int, ...], width: int = 64, num_classes: int = 0,
                  embed_dim: int = 16, out: str = "tanh", batchnorm: bool = True) -> None:
         super().__init__()
-        channels, height, wd = shape
-        if height != wd:
-            raise ConfigError(f"dcgan needs square images, got {height}x{wd}")
-        s0, k = plan(height)
+        channels, s0, k = plan_shape(shape)
         self.z_dim, self.shape, self.num_classes, self.s0 = z_dim, tuple(shape), num_classes, s0
         ch = widths(width, k)[::-1]  # inner (widest) first
         self.label = LabelEmbedding(num_classes, embed_dim)
@@ -91,10 +96,7 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, shape: tuple[int, ...], width: int = 64, num_classes: int = 0, embed_dim: int = 16,
                  dropout: float = 0.0, cond: str = "concat", batchnorm: bool = True) -> None:
         super().__init__()
-        channels, height, wd = shape
-        if height != wd:
-            raise ConfigError(f"dcgan needs square images, got {height}x{wd}")
-        s0, k = plan(height)
+        channels, s0, k = plan_shape(shape)
         if cond not in ("concat", "projection"):
             raise ConfigError(f"model.d_cond must be 'concat' or 'projection', got '{cond}'")
         self.shape, self.num_classes, self.cond = tuple(shape), num_classes, cond
