@@ -127,7 +127,7 @@ def test_ctrl_c_then_resume_is_bit_identical(cli_env, tmp_path):
 
     r = run_cli(["train", "ring8-gan", "--run-dir", "cut", "--resume", "auto", *steps], cli_env, tmp_path)
     assert r.returncode == 0, r.stderr
-    assert f"resumed from" in r.stderr and f"at step {interrupted_at} of 300" in r.stderr
+    assert "resumed from" in r.stderr and f"at step {interrupted_at} of 300" in r.stderr
     a = RunDir(tmp_path / "full").newest_valid()[0]
     b = RunDir(tmp_path / "cut").newest_valid()[0]
     keys = ("G", "D", "G_ema", "opt_G", "opt_D", "step", "sampler")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 
 from .errors import ConfigError
@@ -63,5 +63,3 @@ class Registry:
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
-
-Factory = Callable[..., Any]
