@@ -11,7 +11,7 @@ from torch import nn
 
 from . import checkpoint
 from .config import Config
-from .data.source import Source
+from .data.source import decode
 from .errors import CheckpointError, ConfigError
 
 
@@ -56,9 +56,7 @@ class Generator:
 
     def decode(self, x: torch.Tensor) -> np.ndarray:
         """Model space -> data units: coordinates for points, uint8 HWC for images."""
-        stub = Source()
-        stub.kind = self.data_info["kind"]
-        return stub.decode(x)
+        return decode(x, self.data_info["kind"])
 
     def save(self, path: str | os.PathLike) -> None:
         """Write an export file (weights + config + data description; no code)."""

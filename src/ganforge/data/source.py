@@ -11,6 +11,14 @@ from ..errors import DataError
 from ..registries import DATASETS
 
 
+def decode(x: Tensor, kind: str) -> np.ndarray:
+    """Model-space samples -> data units: coordinates for 'points', uint8 HWC for 'images'."""
+    if kind == "images":
+        img = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        return img.permute(0, 2, 3, 1).numpy() if img.dim() == 4 else img.numpy()
+    return x.detach().float().cpu().numpy()
+
+
 class Source:
     """A dataset as the training loop sees it.
 
@@ -28,10 +36,7 @@ class Source:
 
     def decode(self, x: Tensor) -> np.ndarray:
         """Model-space samples -> the data's own units (coordinates, or uint8 HWC images)."""
-        if self.kind == "images":
-            img = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-            return img.permute(0, 2, 3, 1).numpy() if img.dim() == 4 else img.numpy()
-        return x.detach().float().cpu().numpy()
+        return decode(x, self.kind)
 
     def reference(self, n: int) -> np.ndarray | None:
         """Up to n real samples in data units, for pictures (None when not cheap to get)."""

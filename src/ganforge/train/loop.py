@@ -55,7 +55,8 @@ def catch_signals() -> Iterator[StopRequest]:
 def check_finite(loss: torch.Tensor, which: str, st: TrainState, run: RunDir | None) -> None:
     """Stop before any optimiser step when a loss is NaN or Inf, naming the step and the last checkpoint."""
     if not bool(torch.isfinite(loss)):
-        last = run.checkpoints()[-1] if run is not None and run.checkpoints() else None
+        ckpts = run.checkpoints() if run is not None else []
+        last = ckpts[-1] if ckpts else None
         where = f"the last good checkpoint is '{last}' (untouched)" if last else "no checkpoint was written yet"
         raise TrainingError(f"non-finite {which} loss ({float(loss.detach())}) at step {st.step + 1}; training stopped "
                             f"before the update. {where}. Try lower learning rates (optim.lr_g / optim.lr_d) "

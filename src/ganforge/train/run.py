@@ -33,8 +33,7 @@ class Run:
     @property
     def generator(self) -> Generator:
         """The EMA generator, ready to sample()."""
-        st = self.state
-        return Generator(st.G_ema, st.cfg.model.z_dim, st.num_classes, st.source.info(), st.cfg.to_dict(), st.step)
+        return self.state.generator()
 
     @property
     def step(self) -> int:

@@ -12,7 +12,6 @@ import torch
 from .. import checkpoint
 from ..errors import CheckpointError, ConfigError, TrainingError
 from ..report import gif_of, loss_plot_png, picture, side_by_side_png
-from ..sample import Generator
 from .state import TrainState
 
 CKPT_RE = re.compile(r"^step_(\d+)\.safetensors$")
@@ -136,7 +135,7 @@ class RunDir:
         if gif is not None:
             out.append(gif)
         if st is not None:
-            gen = Generator(st.G_ema, st.cfg.model.z_dim, st.num_classes, st.source.info())
+            gen = st.generator()
             if st.source.kind == "images":
                 n = 100 if st.num_classes == 10 else 64
                 fake = st.source.decode(gen.sample(n, seed=st.cfg.train.seed + 2))
@@ -153,7 +152,7 @@ class RunDir:
         conditional models get one row per class."""
         if st.num_classes > 0 and st.source.kind == "images":
             n = st.num_classes * max(n // st.num_classes, 1)
-        gen = Generator(st.G_ema, st.cfg.model.z_dim, st.num_classes, st.source.info())
+        gen = st.generator()
         fake = st.source.decode(gen.sample(n, seed=st.cfg.train.seed + 1))
         nrow = n // st.num_classes if st.num_classes > 0 else None  # one row per class
         path = picture(fake, st.source.info(), self.samples_dir / f"step_{st.step:08d}.png",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -14,6 +14,9 @@ from ..errors import ConfigError, DataError
 from ..losses import Objective, Penalty
 from ..nets.adapt import adapt_discriminator, adapt_generator
 from ..registries import NETWORKS, OBJECTIVES, PENALTIES
+
+if TYPE_CHECKING:
+    from ..sample import Generator
 
 
 def resolve_device(name: str) -> torch.device:
@@ -74,6 +77,13 @@ class TrainState:
         if tree["rng"]["cuda"] and self.device.type == "cuda":
             torch.cuda.set_rng_state_all(list(tree["rng"]["cuda"]))
 
+    def generator(self) -> "Generator":
+        """The EMA generator of this state, ready to sample()."""
+        from ..sample import Generator
+
+        return Generator(self.G_ema, self.cfg.model.z_dim, self.num_classes, self.source.info(),
+                         self.cfg.to_dict(), self.step)
+
     def export(self) -> dict[str, Any]:
         """What an exported generator holds: G_ema's weights, config and data description."""
         G_ema = self.G_ema.net if self.custom else self.G_ema
@@ -82,11 +92,11 @@ class TrainState:
                 "custom": self.custom}
 
 
-def generator_output(cfg: Config, source: Source) -> str:
+def generator_output(cfg: Config, kind: str) -> str:
     """model.g_out resolved: tanh for images, linear for points unless set."""
     if cfg.model.g_out != "auto":
         return cfg.model.g_out
-    return "tanh" if source.kind == "images" else "linear"
+    return "tanh" if kind == "images" else "linear"
 
 
 def resolve_classes(cfg: Config, source: Source) -> int:
@@ -105,9 +115,8 @@ def resolve_classes(cfg: Config, source: Source) -> int:
 
 def build_generator(cfg: Config, data_info: dict[str, Any], num_classes: int) -> nn.Module:
     """Rebuild a registered generator from a config and a data description (for exports)."""
-    stub = Source()
-    stub.kind, stub.shape = data_info["kind"], tuple(data_info["shape"])
-    G, _ = NETWORKS.get(cfg.model.arch)(cfg.model, stub.shape, num_classes, generator_output(cfg, stub))
+    G, _ = NETWORKS.get(cfg.model.arch)(cfg.model, tuple(data_info["shape"]), num_classes,
+                                        generator_output(cfg, data_info["kind"]))
     return G
 
 
@@ -131,7 +140,8 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
             raise ConfigError("pass both G and D (or neither, to use model.arch)")
         G, D = adapt_generator(G, num_classes > 0), adapt_discriminator(D, num_classes > 0, d_output)
     else:
-        G, D = NETWORKS.get(cfg.model.arch)(cfg.model, source.shape, num_classes, generator_output(cfg, source))
+        G, D = NETWORKS.get(cfg.model.arch)(cfg.model, source.shape, num_classes,
+                                            generator_output(cfg, source.kind))
     G, D = G.to(device), D.to(device)
     check_shapes(G, D, cfg.model.z_dim, source, num_classes, device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
