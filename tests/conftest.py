@@ -8,6 +8,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Reference-feature caches go to the test's own directory, never to ~/.cache."""
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture
 def cli_env() -> dict[str, str]:
     """Environment for running `python -m ganforge` in a subprocess."""

@@ -13,7 +13,7 @@ import numpy as np
 from . import __version__
 from .config import DEFAULT_PRESET, PRESET_DIR, Config, all_keys, key_docs, preset_names, resolve
 from .errors import GanforgeError, TrainingError, TrainingInterrupted
-from .registries import DATASETS, METRICS, NETWORKS, OBJECTIVES, PENALTIES
+from .registries import DATASETS, FEATURES, METRICS, NETWORKS, OBJECTIVES, PENALTIES
 
 OUT_FORMATS = (".png", ".npz")
 
@@ -42,19 +42,37 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--class", dest="cls", type=int, default=None, help="class to generate (conditional models)")
     g.add_argument("--out", required=True, help="output: .png (plot or grid) or .npz (array x, and y)")
 
-    e = sub.add_parser("evaluate", help="compute metrics of a trained generator")
-    e.add_argument("source", help="run directory, checkpoint or exported generator")
-    e.add_argument("--metrics", default="modes", help=f"comma-separated: {', '.join(METRICS.names())}")
-    e.add_argument("--n", type=int, default=2500, help="generated samples (default 2500, the toy protocol)")
-    e.add_argument("--seed", type=int, default=0)
+    e = sub.add_parser("evaluate", help="metrics of a trained generator, or of one set of images against another",
+                       description="Evaluate a generator (SOURCE) against its dataset's reference split, or --fake "
+                                   "against --real (each a dataset such as mnist:test, a directory of images, or an "
+                                   "NPZ with array x, uint8 N,H,W[,C]). Every result records its protocol.")
+    e.add_argument("source", nargs="?", default=None, help="run directory, checkpoint or exported generator")
+    e.add_argument("--metrics", default=None,
+                   help=f"comma-separated, from: {', '.join(METRICS.names())} (default: fid,kid,pr,dc for images, "
+                        f"modes for toy points)")
+    e.add_argument("--n", type=int, default=None,
+                   help="generated samples (default: 10000 images, 26000 stacked MNIST, 2500 toy points)")
+    e.add_argument("--n-ref", type=int, default=None, help="reference samples (default: same as --n, capped at "
+                                                             "the set's size)")
+    e.add_argument("--ref", default="test", choices=["train", "test"],
+                   help="reference split of the generator's dataset (default test; datasets without one use all)")
+    e.add_argument("--features", default="auto", choices=["auto", *FEATURES.names()],
+                   help="feature extractor for fid/kid/pr/dc (auto: inception for images, identity for points)")
+    e.add_argument("--real", default=None, help="two-set mode: the real set")
+    e.add_argument("--fake", default=None, help="two-set mode: the generated set")
+    e.add_argument("--seed", type=int, default=0, help="noise seed of the generated samples and KID subsets")
     e.add_argument("--out", default=None, help="also write the results (JSON) here")
+    e.add_argument("--json", action="store_true", help="print the results as JSON instead of a summary")
+    e.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference features")
+    e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     r = sub.add_parser("report", help="(re)draw a run's loss plot and the GIF of its sample pictures")
     r.add_argument("run", help="run directory")
 
-    ls = sub.add_parser("list", help="list presets, networks, objectives, penalties, datasets, metrics, keys")
+    ls = sub.add_parser("list", help="list presets, networks, objectives, penalties, datasets, metrics, features, keys")
     ls.add_argument("what", nargs="?", default="all",
-                    choices=["all", "presets", "networks", "objectives", "penalties", "datasets", "metrics", "keys"])
+                    choices=["all", "presets", "networks", "objectives", "penalties", "datasets", "metrics", "features",
+                             "keys"])
     return p
 
 
@@ -116,14 +134,41 @@ def finite_or_null(obj: Any) -> Any:
     return obj
 
 
+def summary(results: list[dict[str, Any]]) -> str:
+    """Readable lines: each metric's values, then its protocol."""
+    lines, protocols = [], []
+    for r in results:
+        values = ", ".join(f"{k}={_fmt(v)}" for k, v in r.items() if k not in ("metric", "protocol", "per_mode"))
+        lines.append(f"{r['metric']:<6} {values}")
+        text = "\n".join(f"    {k}: {_fmt(v)}" for k, v in r["protocol"].items())
+        for entry in protocols:
+            if entry[1] == text:
+                entry[0].append(r["metric"])
+                break
+        else:
+            protocols.append(([r["metric"]], text))
+    for names, text in protocols:
+        lines.append(f"protocol of {', '.join(names)}:\n{text}")
+    return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .checkpoint import atomic_write
     from .evaluate import evaluate
 
-    names = [m.strip() for m in a.metrics.split(",") if m.strip()]
-    results = evaluate(a.source, names, n=a.n, seed=a.seed)
+    names = [m.strip() for m in a.metrics.split(",") if m.strip()] if a.metrics is not None else None
+    for name in names or []:
+        METRICS.get(name)  # unknown names fail before anything is loaded
+    if a.out and not Path(a.out).resolve().parent.is_dir():
+        raise GanforgeError(f"the directory of --out '{a.out}' does not exist")
+    results = evaluate(a.source, names, n=a.n, seed=a.seed, ref=a.ref, features=a.features, real=a.real,
+                       fake=a.fake, n_ref=a.n_ref, progress=not a.no_progress, use_cache=not a.no_cache)
     text = json.dumps(finite_or_null(results), indent=2, allow_nan=False)
-    print(text)
+    print(text if a.json else summary(results))
     if a.out:
         atomic_write(a.out, (text + "\n").encode())
     return 0
@@ -137,6 +182,7 @@ def cmd_list(a: argparse.Namespace) -> int:
         "penalties": [(n, PENALTIES.help(n)) for n in PENALTIES],
         "datasets": [(n, DATASETS.help(n)) for n in DATASETS],
         "metrics": [(n, METRICS.help(n)) for n in METRICS],
+        "features": [(n, FEATURES.help(n)) for n in FEATURES],
     }
     if a.what == "keys":
         docs, defaults = key_docs(), Config().to_dict()

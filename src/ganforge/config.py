@@ -117,6 +117,16 @@ class TrainConfig:
     """Show a progress bar on stderr."""
     tensorboard: bool = False
     """Also write TensorBoard scalars and sample images to RUN/tensorboard (needs the tensorboard extra)."""
+    eval_every: int = 0
+    """Evaluate G_ema every this many steps (and at the end) into RUN/metrics.jsonl; 0: never."""
+    eval_metrics: str = "fid"
+    """Comma-separated metrics evaluated during training (`ganforge list metrics`)."""
+    eval_n: int = 2000
+    """Generated and reference samples per evaluation during training."""
+    eval_features: str = "auto"
+    """Extractor during training: auto (identity for points, mnist for 1-channel images, else inception) | inception | mnist | identity."""
+    eval_best: str = ""
+    """Value that picks RUN/best.safetensors (fid, kid, precision, recall, density, coverage, is, modes, kl, ...); empty: the first metric's main value."""
 
 
 @dataclass
@@ -327,6 +337,20 @@ def validate(cfg: Config) -> None:
     _check(0 <= t.seed < 2**32, "train.seed", t.seed, "must be in [0, 2^32)")
     _check(bool(re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", t.device)), "train.device", t.device,
            "auto | cpu | cuda | cuda:N | mps")
+    _check(t.eval_every >= 0, "train.eval_every", t.eval_every, "must be >= 0 (0: no evaluation during training)")
+    _check(t.eval_n >= 2, "train.eval_n", t.eval_n, "must be >= 2")
+    eval_metrics = [x.strip() for x in t.eval_metrics.split(",") if x.strip()]
+    _check(bool(eval_metrics), "train.eval_metrics", t.eval_metrics, "comma-separated metric names, e.g. fid,kid")
+    for name in eval_metrics:
+        if name not in registries.METRICS:
+            raise ConfigError(f"config key 'train.eval_metrics': {registries.lookup_error(registries.METRICS, name)}")
+    if t.eval_features != "auto" and t.eval_features not in registries.FEATURES:
+        raise ConfigError(f"config key 'train.eval_features': "
+                          f"{registries.lookup_error(registries.FEATURES, t.eval_features)} (or auto)")
+    if t.eval_best:
+        produced = [v for name in eval_metrics for v in registries.METRICS.get(name).values]
+        _check(t.eval_best in produced, "train.eval_best", t.eval_best,
+               f"must be a value of train.eval_metrics: {' | '.join(produced)}")
     from .data.source import parse_name
 
     for key, reg, name in (("data.name", registries.DATASETS, parse_name(d.name)[0]),

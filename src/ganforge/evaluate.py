@@ -1,28 +1,316 @@
-"""Evaluate a trained generator; every result records how it was measured."""
+"""Evaluate generated samples against real data; every result records exactly how it was measured.
+
+Two entry points:
+  evaluate(SOURCE, ...)               sample a trained generator (run dir, checkpoint or export) and
+                                      compare it with its dataset's reference split;
+  evaluate(real=A, fake=B, ...)       compare two sets: each a dataset name ('mnist:test'), an image
+                                      directory, or an NPZ with array x (uint8 N,H,W[,C]).
+Reference features are cached on disk (see cache_dir), keyed by a hash of the reference images
+themselves, the extractor and its weights' sha256, the resize method and n.
+"""
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
-from typing import Any
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
 
 from . import __version__
 from .config import Config
-from .data.source import load_source
-from .registries import METRICS
-from .sample import load_generator
+from .data.source import Source, load_source, parse_name
+from .errors import ConfigError, DataError, GanforgeError
+from .metrics.catalog import HIGHER_IS_BETTER, Metric, toy_modes
+from .metrics.features import Extractor, check_images, get_extractor
+from .metrics.modes import stacked_modes
+from .registries import DATASETS, FEATURES, METRICS
+
+HAS_TEST_SPLIT = ("mnist", "fashion-mnist", "stacked-mnist")
+DEFAULT_METRICS = {"images": ("fid", "kid", "pr", "dc"), "points": ("modes",)}
+CACHE_VERSION = 1
 
 
-def evaluate(source: str | os.PathLike, metrics: list[str] | tuple[str, ...] = ("modes",), n: int = 2500,
-             seed: int = 0) -> list[dict[str, Any]]:
-    """Sample n points from SOURCE's generator (run dir, checkpoint or export) and compute each metric."""
-    fns = {name: METRICS.get(name) for name in metrics}  # unknown names fail before sampling
-    gen = load_generator(source)
-    data = load_source(gen.data_info["name"], Config.from_dict(gen.config).data)
-    fake = gen.decode(gen.sample(n, seed=seed))
+def cache_dir() -> Path:
+    """$GANFORGE_CACHE, else $XDG_CACHE_HOME/ganforge, else ~/.cache/ganforge."""
+    if os.environ.get("GANFORGE_CACHE"):
+        return Path(os.environ["GANFORGE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ganforge"
+
+
+@dataclass
+class SampleSet:
+    """Samples in data units (uint8 [N, H, W, C] images or float points) with where they came from."""
+
+    name: str
+    data: np.ndarray
+    kind: str
+    source: Source | None = None
+    split: str | None = None
+
+
+def default_n(kind: str, dataset: str = "") -> int:
+    """Protocol sample counts: 2,500 toy points, 26,000 stacked MNIST, 10,000 other images."""
+    if kind == "points":
+        return 2500
+    return 26_000 if parse_name(dataset)[0] == "stacked-mnist" else 10_000
+
+
+def _canonical(spec: str) -> str:
+    """'mnist:test' -> 'mnist@test' (the split suffix); a directory -> folder:DIR; *.npz -> npz:FILE."""
+    if "@" not in spec and ":" in spec:
+        kind, _, arg = spec.partition(":")
+        if kind in HAS_TEST_SPLIT and arg in ("train", "test"):
+            return f"{kind}@{arg}"
+    if Path(spec).is_dir():
+        return f"folder:{spec}"
+    if spec.endswith(".npz") and Path(spec).is_file():
+        return f"npz:{spec}"
+    return spec
+
+
+def load_set(spec: str, n: int | None, data_cfg: Any = None) -> SampleSet:
+    """The first n samples of a dataset / directory / NPZ, in a fixed order (seed 12345) so that the
+    same spec and n always give the same images (and the same cache entry)."""
+    name = _canonical(spec)
+    if parse_name(name)[0] not in DATASETS:
+        raise DataError(f"'{spec}' is neither a dataset name (`ganforge list datasets`), nor a directory of "
+                        f"images, nor an existing .npz file")
+    src = load_source(name, data_cfg)
+    size = len(src.x) if hasattr(src, "x") else None
+    count = n if n is not None else (size or default_n(src.kind, name))
+    if size is not None:
+        count = min(count, size)
+    data = src.reference(count)
+    split = name.partition("@")[2] or ("train" if parse_name(name)[0] in HAS_TEST_SPLIT else None)
+    return SampleSet(name, data, src.kind, src, split)
+
+
+# ---- reference feature cache --------------------------------------------------------------------------
+def _cache_key(s: SampleSet, ex: Extractor) -> tuple[str, dict[str, Any]]:
+    digest = hashlib.sha256(np.ascontiguousarray(s.data).tobytes()).hexdigest()
+    what = {"data": s.name, "split": s.split, "n": len(s.data), "shape": list(s.data.shape),
+            "data_sha256": digest, **ex.protocol(), "cache_version": CACHE_VERSION}
+    key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:24]
+    return key, what
+
+
+def reference_features(s: SampleSet, ex: Extractor, progress: bool = True, use_cache: bool = True
+                       ) -> tuple[np.ndarray, bool]:
+    """Features of a reference set, from the cache when present (returns (features, from_cache))."""
+    from .checkpoint import atomic_write
+    key, what = _cache_key(s, ex)
+    path = cache_dir() / "reference" / f"{ex.name}-{key}.npz"
+    if use_cache and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if json.loads(str(f["meta"])) == what:
+                    return f["features"], True
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # unreadable or stale entry: recompute and overwrite
+        print(f"ganforge: cached reference features '{path}' are unreadable or stale; recomputing",
+              file=sys.stderr)
+    feats = ex(s.data, what=f"reference {s.name}", progress=progress)
+    if use_cache:
+        buf = io.BytesIO()
+        np.savez(buf, features=feats.astype(np.float32), meta=np.array(json.dumps(what, sort_keys=True)))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, buf.getvalue())
+        except (OSError, GanforgeError) as e:  # a read-only or full cache never fails the evaluation
+            print(f"ganforge: could not cache reference features at '{path}': {e}", file=sys.stderr)
+    return feats, False
+
+
+# ---- the evaluation itself ------------------------------------------------------------------------------
+def resolve_metrics(names: Any, kind: str) -> dict[str, Metric]:
+    names = list(DEFAULT_METRICS[kind] if names is None else ([names] if isinstance(names, str) else names))
+    if not names:
+        raise ConfigError("no metric given: choose from " + ", ".join(METRICS.names()))
+    return {name: METRICS.get(name) for name in names}
+
+
+def resolve_extractor(features: str | None, kind: str) -> str:
+    name = features or "auto"
+    if name == "auto":
+        return "identity" if kind == "points" else "inception"
+    FEATURES.get(name)
+    return name
+
+
+def _check_compatible(fake: SampleSet, real: SampleSet) -> None:
+    if fake.kind != real.kind:
+        raise DataError(f"cannot compare {fake.kind} ({fake.name}) with {real.kind} ({real.name})")
+    if fake.kind == "images":
+        check_images(fake.data, fake.name)
+        check_images(real.data, real.name)
+        if fake.data.shape[1:] != real.data.shape[1:]:
+            raise DataError(f"generated images are {list(fake.data.shape[1:])} (H, W, C) but the reference "
+                            f"'{real.name}' has {list(real.data.shape[1:])}: compare images of one size")
+
+
+def measure(fake: SampleSet, real: SampleSet, metrics: dict[str, Metric], features: str, seed: int = 0,
+            progress: bool = True, use_cache: bool = True, extra: dict[str, Any] | None = None
+            ) -> list[dict[str, Any]]:
+    """Compute each metric of fake against real; one result dict per metric, each with its protocol."""
+    _check_compatible(fake, real)
+    base = {"generated": fake.name, "n_generated": len(fake.data), "reference": real.name,
+            "reference_split": real.split, "n_reference": len(real.data), "seed": seed,
+            "ganforge_version": __version__, **(extra or {})}
+    cache: dict[str, Any] = {}
+
+    def feats(which: str, ex: Extractor) -> np.ndarray:
+        key = f"{which}:{ex.name}"
+        if key not in cache:
+            if which == "fake":
+                cache[key] = ex(fake.data, what=f"generated {fake.name}", progress=progress)
+            else:
+                cache[key], cache["from_cache"] = reference_features(real, ex, progress, use_cache)
+        return cache[key]
+
     results = []
-    for name, fn in fns.items():
-        value = fn(fake, data)
-        results.append({"metric": name, **value,
-                        "protocol": {"n_generated": n, "seed": seed, "dataset": gen.data_info["name"],
-                                     "generator_step": gen.step, "weights": "G_ema",
-                                     "ganforge_version": __version__}})
+    for name, m in metrics.items():
+        if m.needs == "features":
+            ex = get_extractor(features)
+            values = m.compute(feats("real", ex), feats("fake", ex), seed)
+            proto = {**base, **ex.protocol(), "reference_features_cached": cache.get("from_cache", False)}
+        elif m.needs == "logits":
+            values, proto = _logit_metric(m, fake, real, progress)
+            proto = {**base, **proto}
+        else:
+            values, proto = _sample_metric(fake, real, progress)
+            proto = {**base, **proto}
+        results.append({"metric": name, **values, "protocol": proto})
     return results
+
+
+def _mnist_ready(s: SampleSet, metric: str, channels: int) -> None:
+    if s.kind != "images" or s.data.shape[-1] != channels:
+        raise DataError(f"metric '{metric}' needs MNIST-like images with {channels} channel(s) (it uses ganforge's "
+                        f"MNIST classifier), got {s.kind} of shape {list(s.data.shape[1:])} from '{s.name}'")
+
+
+def _logit_metric(m: Metric, fake: SampleSet, real: SampleSet, progress: bool) -> tuple[dict, dict]:
+    _mnist_ready(fake, "is", 1)
+    ex = get_extractor("mnist")
+    _, logits = ex(fake.data, what=f"generated {fake.name}", logits=True, progress=progress)
+    _, real_logits = ex(real.data, what=f"reference {real.name}", logits=True, progress=progress)
+    values = m.compute(logits)
+    values["reference_is"] = m.compute(real_logits)["is"]
+    return values, ex.protocol()
+
+
+def _sample_metric(fake: SampleSet, real: SampleSet, progress: bool) -> tuple[dict, dict]:
+    src = real.source
+    if fake.kind == "points" and hasattr(src, "centers"):
+        return toy_modes(fake.data, src.centers.numpy(), src.std), {"extractor": "identity"}
+    if hasattr(src, "modes"):  # stacked MNIST: classify each channel
+        _mnist_ready(fake, "modes", 3)
+        ex = get_extractor("mnist")
+        digits = []
+        for c in range(3):
+            _, lg = ex(fake.data[..., c:c + 1], what=f"generated channel {c}", logits=True, progress=progress)
+            digits.append(lg.argmax(1))
+        return stacked_modes(np.stack(digits, 1)), {**ex.protocol(), "per_channel": True}
+    raise DataError(f"metric 'modes' needs a toy mixture (gauss1d, ring8, grid25) or stacked-mnist as the "
+                    f"reference, not '{real.name}'")
+
+
+def evaluate(source: str | os.PathLike | None = None, metrics: Any = None, n: int | None = None, seed: int = 0,
+             ref: str = "test", features: str | None = None, real: str | None = None, fake: str | None = None,
+             n_ref: int | None = None, progress: bool = True, use_cache: bool = True, G: Any = None
+             ) -> list[dict[str, Any]]:
+    """Evaluate a trained generator (SOURCE) against its dataset's `ref` split, or a `fake` set against a
+    `real` set. Defaults: fid, kid, pr, dc with Inception features for images; modes for toy points;
+    n = 10,000 images (26,000 for stacked MNIST) or 2,500 points; n_ref = n (capped at the set's size)."""
+    if ref not in ("train", "test"):
+        raise ConfigError(f"--ref must be train or test, got '{ref}'")
+    if source is not None:
+        if real is not None or fake is not None:
+            raise ConfigError("give either a generator SOURCE or --real and --fake, not both")
+        return _evaluate_generator(source, metrics, n, seed, ref, features, n_ref, progress, use_cache, G)
+    if real is None or fake is None:
+        raise ConfigError("give a generator SOURCE (run directory, checkpoint or export), or both --real and --fake")
+    fake_set = load_set(fake, n)
+    ms = resolve_metrics(metrics, fake_set.kind)
+    ex_name = resolve_extractor(features, fake_set.kind)
+    real_set = load_set(real, n_ref if n_ref is not None else (n or len(fake_set.data)))
+    return measure(fake_set, real_set, ms, ex_name, seed, progress, use_cache)
+
+
+def reference_name(data_name: str, ref: str) -> tuple[str, str]:
+    """The dataset spec of the reference split: kind@test when the dataset has one, else the data itself."""
+    kind, arg = parse_name(data_name)
+    if kind in HAS_TEST_SPLIT:
+        base = data_name.partition("@")[0]
+        return f"{base}@{ref}", ref
+    return data_name, "all (no test split)" if ref == "test" else "all"
+
+
+def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref: str, features: str | None,
+                        n_ref: int | None, progress: bool, use_cache: bool, G: Any) -> list[dict[str, Any]]:
+    from .sample import load_generator
+    gen = load_generator(source, G=G)
+    kind = gen.data_info["kind"]
+    ms = resolve_metrics(metrics, kind)  # unknown names fail before any sampling
+    ex_name = resolve_extractor(features, kind)
+    cfg = Config.from_dict(gen.config)
+    data_name = cfg.data.name
+    n = n or default_n(kind, data_name)
+    ref_spec, split = reference_name(data_name, ref)
+    return evaluate_samples(gen, ms, ex_name, n, seed, ref_spec, split, cfg, n_ref, progress, use_cache,
+                            {"generator": str(source), "generator_step": gen.step, "weights": "G_ema"})
+
+
+def evaluate_samples(gen: Any, ms: dict[str, Metric], ex_name: str, n: int, seed: int, ref_spec: str, split: str,
+                     cfg: Config, n_ref: int | None = None, progress: bool = True, use_cache: bool = True,
+                     extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Sample n from a Generator (classes balanced for conditional ones) and measure against ref_spec."""
+    if n < 2:
+        raise ConfigError(f"need at least 2 generated samples, got n={n}")
+    fake = gen.decode(gen.sample(n, seed=seed, y=gen.labels(n)))
+    fake_set = SampleSet(f"generator step {gen.step}", fake, gen.data_info["kind"])
+    if fake_set.kind == "points":  # toy reference: fresh draws from the mixture itself
+        src = load_source(ref_spec, cfg.data)
+        real_set = SampleSet(ref_spec, src.reference(n_ref or n), "points", src, "samples of the mixture")
+    else:
+        real_set = load_set(ref_spec, n_ref or n, cfg.data)
+        real_set.split = split
+    return measure(fake_set, real_set, ms, ex_name, seed, progress, use_cache, extra)
+
+
+def training_extractor(name: str, kind: str, shape: tuple[int, ...]) -> str:
+    """train.eval_features resolved: auto = identity for points, mnist for 1-channel images, else inception."""
+    if name != "auto":
+        return name
+    if kind == "points":
+        return "identity"
+    return "mnist" if shape[0] == 1 else "inception"
+
+
+def evaluate_state(st: Any) -> list[dict[str, Any]]:
+    """The evaluation of a training state (train.eval_*), on its G_ema, without progress bars."""
+    t, src = st.cfg.train, st.source
+    ms = resolve_metrics([x.strip() for x in t.eval_metrics.split(",") if x.strip()], src.kind)
+    ex = training_extractor(t.eval_features, src.kind, tuple(src.shape))
+    gen = st.generator()
+    if parse_name(st.cfg.data.name)[0] in DATASETS:
+        ref_spec, split = reference_name(st.cfg.data.name, "test")
+        return evaluate_samples(gen, ms, ex, t.eval_n, 0, ref_spec, split, st.cfg, progress=False)
+    # data handed to ganforge.fit() in memory: the reference is the training data itself
+    fake = SampleSet(f"generator step {gen.step}", gen.decode(gen.sample(t.eval_n, seed=0, y=gen.labels(t.eval_n))),
+                     src.kind)
+    real = SampleSet(src.name, src.reference(t.eval_n), src.kind, src, "train")
+    return measure(fake, real, ms, ex, 0, progress=False)
+
+
+def better(name: str) -> Callable[[float, float], bool]:
+    """better(name)(a, b): is value a better than b for this value name."""
+    if name not in HIGHER_IS_BETTER:
+        raise ConfigError(f"cannot rank by '{name}': choose one of {', '.join(sorted(HIGHER_IS_BETTER))}")
+    return (lambda a, b: a > b) if HIGHER_IS_BETTER[name] else (lambda a, b: a < b)

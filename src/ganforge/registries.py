@@ -7,7 +7,8 @@ NETWORKS = Registry("network")        # arch -> build(model_cfg, shape, num_clas
 OBJECTIVES = Registry("objective")    # name -> Objective
 PENALTIES = Registry("penalty")       # name -> Penalty
 DATASETS = Registry("dataset")        # name -> load(arg, seed) -> Source
-METRICS = Registry("metric")          # name -> metric function
+METRICS = Registry("metric")          # name -> metrics.catalog.Metric
+FEATURES = Registry("feature extractor")  # name -> metrics.features.Extractor class
 
 
 def lookup_error(reg: Registry, name: str) -> str:

@@ -43,7 +43,9 @@ class ImageSource(Source):
         arr = np.ascontiguousarray(images) if not isinstance(images, Tensor) else images
         x = torch.as_tensor(arr if isinstance(arr, Tensor) or arr.flags.writeable else arr.copy())
         if x.dtype != torch.uint8:
-            raise DataError(f"dataset '{name}': images must be uint8, got {x.dtype}")
+            span = f" with values in [{float(x.min()):.3g}, {float(x.max()):.3g}]" if x.numel() else ""
+            raise DataError(f"dataset '{name}': expected uint8 images with values 0..255, got "
+                            f"{str(x.dtype).replace('torch.', '')}{span}")
         if x.dim() == 3:
             x = x[:, None]
         if x.dim() != 4 or x.shape[0] == 0:

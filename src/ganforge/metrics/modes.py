@@ -1,4 +1,4 @@
-"""Mode coverage on toy mixtures, with the protocol of BENCHMARKS.md section 1.
+"""Mode coverage: toy mixtures (BENCHMARKS.md section 1) and stacked MNIST (section 2).
 
 A sample is high quality (HQ) when it lies within `threshold` standard deviations of its
 nearest mode; a mode is covered when it is the nearest mode of at least one HQ sample; the
@@ -12,8 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
-from ..registries import METRICS
 
 
 def mode_coverage(samples: np.ndarray, centers: np.ndarray, std: float, threshold: float = 3.0) -> dict[str, Any]:
@@ -37,13 +35,13 @@ def mode_coverage(samples: np.ndarray, centers: np.ndarray, std: float, threshol
             "reverse_kl": kl, "n": len(x), "per_mode": counts.tolist()}
 
 
-def modes_metric(fake: np.ndarray, source: Any) -> dict[str, Any]:
-    """mode_coverage of generated points against a toy mixture source's modes and std."""
-    if not hasattr(source, "centers"):
-        raise DataError(f"metric 'modes' needs a toy mixture dataset (gauss1d, ring8, grid25), "
-                        f"not '{source.name}'")
-    return mode_coverage(fake, source.centers.numpy(), source.std)
-
-
-METRICS.register("modes", modes_metric,
-                 help="toy mode coverage: modes covered, % high quality (3 std), reverse KL (BENCHMARKS.md s.1)")
+def stacked_modes(digits: np.ndarray, n_modes: int = 1000) -> dict[str, Any]:
+    """Stacked-MNIST mode coverage from the classified digit of each channel ([N, 3] ints 0..9):
+    mode = 100 d1 + 10 d2 + d3; modes covered and KL(generated mode histogram || uniform over 1000)
+    (BENCHMARKS.md s.2)."""
+    d = np.asarray(digits).astype(np.int64)
+    modes = d[:, 0] * 100 + d[:, 1] * 10 + d[:, 2]
+    p = np.bincount(modes, minlength=n_modes) / len(modes)
+    nz = p > 0
+    return {"modes": int(nz.sum()), "n_modes": n_modes, "kl": float((p[nz] * np.log(p[nz] * n_modes)).sum()),
+            "n": len(modes)}

@@ -5,6 +5,7 @@ kid: unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / D + 1)^3 o
      (Binkowski et al. 2018).
 precision_recall: k-NN manifold precision and recall (Kynkaanniemi et al. 2019).
 density_coverage: density and coverage (Naeem et al. 2020).
+inception_score: exp E KL(p(y|x) || p(y)) from class logits (Salimans et al. 2016).
 """
 from __future__ import annotations
 
@@ -70,21 +71,29 @@ def _pairwise(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(d2, 0, None))
 
 
+CHUNK = 2048  # rows of a pairwise-distance block: memory stays O(CHUNK * N) for any N
+
+
 def _knn_radius(x: np.ndarray, k: int) -> np.ndarray:
     """Distance from each point to its k-th nearest other point."""
     if len(x) <= k:
         raise ValueError(f"need more than k={k} points, got {len(x)}")
-    d = _pairwise(x, x)
-    return np.sort(d, axis=1)[:, k]  # column 0 is the point itself
+    # column k of the sorted row: column 0 is the point itself (distance 0)
+    return np.concatenate([np.partition(_pairwise(x[i:i + CHUNK], x), k, axis=1)[:, k]
+                           for i in range(0, len(x), CHUNK)])
+
+
+def _in_any_ball(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """For each point, whether it lies in at least one ball (centre, radius)."""
+    return np.concatenate([(_pairwise(points[i:i + CHUNK], centres) <= radii[None, :]).any(1)
+                           for i in range(0, len(points), CHUNK)])
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
     """Precision: share of fake samples inside the real k-NN manifold; recall: the converse."""
     r, f = _as_features(real, "real"), _as_features(fake, "fake")
-    r_rad, f_rad = _knn_radius(r, k), _knn_radius(f, k)
-    d = _pairwise(r, f)  # [N_real, N_fake]
-    precision = (d <= r_rad[:, None]).any(0).mean()
-    recall = (d.T <= f_rad[:, None]).any(0).mean()
+    precision = _in_any_ball(f, r, _knn_radius(r, k)).mean()
+    recall = _in_any_ball(r, f, _knn_radius(f, k)).mean()
     return float(precision), float(recall)
 
 
@@ -92,5 +101,25 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[fl
     """Density: mean number of real k-NN balls holding each fake sample, divided by k;
     coverage: share of real samples whose k-NN ball holds at least one fake sample."""
     r, f = _as_features(real, "real"), _as_features(fake, "fake")
-    inside = _pairwise(r, f) <= _knn_radius(r, k)[:, None]  # [N_real, N_fake]
-    return float(inside.sum() / (k * len(f))), float(inside.any(1).mean())
+    radius = _knn_radius(r, k)
+    hits, covered = 0, []
+    for i in range(0, len(r), CHUNK):
+        inside = _pairwise(r[i:i + CHUNK], f) <= radius[i:i + CHUNK, None]  # [chunk of real, N_fake]
+        hits += int(inside.sum())
+        covered.append(inside.any(1))
+    return float(hits / (k * len(f))), float(np.concatenate(covered).mean())
+
+
+def inception_score(logits: np.ndarray, splits: int = 10) -> tuple[float, float]:
+    """exp(E_x KL(p(y|x) || p(y))) from class logits, mean and std over `splits` equal parts
+    (Salimans et al. 2016). Its value depends entirely on the classifier that produced the logits."""
+    lg = np.asarray(logits, dtype=np.float64)
+    if lg.ndim != 2 or len(lg) < splits:
+        raise ValueError(f"logits must be [N >= splits={splits}, classes], got shape {list(lg.shape)}")
+    logp = lg - lg.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    scores = []
+    for part in np.array_split(logp, splits):
+        log_py = np.log(np.exp(part).mean(0))
+        scores.append(np.exp((np.exp(part) * (part - log_py)).sum(1).mean()))
+    return float(np.mean(scores)), float(np.std(scores))

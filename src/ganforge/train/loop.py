@@ -1,7 +1,7 @@
 """The training loop, written out top to bottom.
 
 Per step: `n_critic` discriminator updates, one generator update, the EMA update, then the
-periodic jobs (log line, sample picture, checkpoint). All randomness comes from the global
+periodic jobs (log line, sample picture, checkpoint, evaluation). All randomness comes from the global
 torch RNG (noise, dropout, penalty epsilons) and the sampler's own state, both of which a
 checkpoint saves, so a resumed run continues bit-identically on CPU.
 """
@@ -141,6 +141,10 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
                     run.save_samples(st, n_pictures)
                 if run is not None and (st.step % t.ckpt_every == 0 or done):
                     run.save_checkpoint(st)
+                if run is not None and t.eval_every and (st.step % t.eval_every == 0 or done):
+                    rec = run.evaluate(st)
+                    shown = {k: v for k, v in rec.items() if isinstance(v, float)}
+                    bar.write(f"step {st.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()), file=sys.stderr)
                 if stop.signum is not None:
                     name = signal.Signals(stop.signum).name
                     saved = ""

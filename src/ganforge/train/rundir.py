@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -11,10 +12,25 @@ import torch
 
 from .. import checkpoint
 from ..errors import CheckpointError, ConfigError, TrainingError
+from ..registries import METRICS
 from ..report import gif_of, loss_plot_png, picture, side_by_side_png
 from .state import TrainState
 
 CKPT_RE = re.compile(r"^step_(\d+)\.safetensors$")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Records of a JSON-lines file with a 'step'; lines cut by a kill are skipped."""
+    out = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+                if isinstance(rec, dict) and isinstance(rec.get("step"), int):
+                    out.append(rec)
+            except ValueError:
+                continue
+    return out
 
 
 def say(msg: str) -> None:
@@ -31,7 +47,10 @@ class RunDir:
         self.samples_dir = self.path / "samples"
         self.log_path = self.path / "log.jsonl"
         self.export_path = self.path / "generator.safetensors"
+        self.metrics_path = self.path / "metrics.jsonl"
+        self.best_path = self.path / "best.safetensors"
         self.tb: Any = None  # a TensorBoard SummaryWriter when train.tensorboard is on
+        self.best: dict[str, Any] | None = None  # {"step", "name", "value"} of RUN/best.safetensors
 
     def is_used(self) -> bool:
         return self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir()))
@@ -86,15 +105,42 @@ class RunDir:
         for d in (self.path, self.ckpt_dir, self.samples_dir):
             d.mkdir(parents=True, exist_ok=True)
         checkpoint.atomic_write(self.path / "config.yaml", config_yaml.encode())
-        kept = []
-        if resumed_step > 0 and self.log_path.is_file():
-            for line in self.log_path.read_text().splitlines():
-                try:
-                    if json.loads(line)["step"] <= resumed_step:
-                        kept.append(line)
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line cut by a kill
-        checkpoint.atomic_write(self.log_path, "".join(k + "\n" for k in kept).encode())
+        for path in (self.log_path, self.metrics_path):
+            kept = [json.dumps(r) for r in read_jsonl(path) if r["step"] <= resumed_step] if resumed_step > 0 else []
+            if kept or path.is_file():
+                checkpoint.atomic_write(path, "".join(k + "\n" for k in kept).encode())
+        self.best = None
+        if resumed_step > 0 and self.best_path.is_file():  # best value so far, from the metrics kept
+            self.best = checkpoint.load(self.best_path).get("best")
+            if self.best is not None and self.best["step"] > resumed_step:
+                self.best = None  # the best was reached after the resumed step: it will be replaced
+
+    def evaluate(self, st: TrainState) -> dict[str, Any]:
+        """train.eval_metrics on G_ema now: a line in metrics.jsonl, and RUN/best.safetensors (a full
+        checkpoint) when train.eval_best improved. Uses no global RNG, so resumes stay exact."""
+        from ..evaluate import better, evaluate_state
+        t = st.cfg.train
+        results = evaluate_state(st)
+        record: dict[str, Any] = {"step": st.step}
+        for r in results:
+            record.update({k: v for k, v in r.items() if k not in ("metric", "protocol", "per_mode")})
+        proto = results[0]["protocol"]
+        record["protocol"] = {k: proto.get(k) for k in ("n_generated", "reference", "n_reference", "extractor",
+                                                        "extractor_sha256", "resize", "seed")}
+        key = t.eval_best or METRICS.get(results[0]["metric"]).values[0]
+        value = record.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value) and (
+                self.best is None or better(key)(value, self.best["value"])):
+            self.best = {"step": st.step, "name": key, "value": float(value)}
+            checkpoint.save(self.best_path, {**st.state_dict(), "best": self.best}, "checkpoint")
+        record["best"] = self.best
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in record.items():
+                if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool):
+                    self.tb.add_scalar(f"eval/{k}", v, st.step)
+        return record
 
     def append_log(self, record: dict[str, Any]) -> None:
         with open(self.log_path, "a") as f:

