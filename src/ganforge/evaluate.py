@@ -147,8 +147,7 @@ def _check_compatible(fake: SampleSet, real: SampleSet) -> None:
     if fake.kind != real.kind:
         raise DataError(f"cannot compare {fake.kind} ({fake.name}) with {real.kind} ({real.name})")
     if fake.kind == "images":
-        check_images(fake.data, fake.name)
-        check_images(real.data, real.name)
+        fake.data, real.data = check_images(fake.data, fake.name), check_images(real.data, real.name)
         if fake.data.shape[1:] != real.data.shape[1:]:
             raise DataError(f"generated images are {list(fake.data.shape[1:])} (H, W, C) but the reference "
                             f"'{real.name}' has {list(real.data.shape[1:])}: compare images of one size")
