@@ -44,6 +44,10 @@ def test_dry_run_prints_resolved_config(cli_env, tmp_path):
     (["generate", ".", "-n", "5", "--out", "x.png"], "not a ganforge run"),
     (["generate", ".", "-n", "5", "--out", "x.jpg"], "must end in .png or .npz"),
     (["evaluate", ".", "--metrics", "fidd"], "unknown metric 'fidd'"),
+    (["train", "--set", "train.eval_metrics=fid,kdi"], "Did you mean 'kid'?"),
+    (["train", "--set", "train.eval_every=10", "--set", "train.eval_best=recall"], "must be a value of"),
+    (["train", "--set", "train.eval_features=incepton"], "Did you mean 'inception'?"),
+    (["evaluate", "--real", "mnist:test", "--fake", "x.npz", "--out", "no/such/dir/r.json"], "does not exist"),
 ])
 def test_bad_input_gets_one_clear_error(cli_env, tmp_path, args, message):
     r = run_cli(args, cli_env, tmp_path)

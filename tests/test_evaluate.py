@@ -236,3 +236,15 @@ def test_eval_during_training_keeps_best_and_leaves_training_unchanged(tmp_path)
     # the best checkpoint is a generator source like any other
     assert evaluate(tmp_path / "ev" / "best.safetensors", ["fid"], n=500, progress=False)[0]["fid"] == \
         pytest.approx(best["fid"], rel=1e-6)
+
+
+def test_eval_records_survive_resume(tmp_path):
+    args = ["train.progress=false", "train.log_every=20", "train.ckpt_every=20", "train.sample_every=60",
+            "data.batch_size=64", "train.eval_every=20", "train.eval_metrics=fid", "train.eval_n=300"]
+    ganforge.train("ring8-r1", args + ["train.steps=60"], run_dir=tmp_path / "full")
+    ganforge.train("ring8-r1", args + ["train.steps=40"], run_dir=tmp_path / "cut")
+    ganforge.train("ring8-r1", args + ["train.steps=60"], run_dir=tmp_path / "cut", resume="auto")
+    full, cut = read_jsonl(tmp_path / "full" / "metrics.jsonl"), read_jsonl(tmp_path / "cut" / "metrics.jsonl")
+    assert [r["step"] for r in cut] == [20, 40, 60]
+    assert [r["fid"] for r in cut] == [r["fid"] for r in full]  # resumed evaluations equal uninterrupted ones
+    assert cut[-1]["best"] == full[-1]["best"]

@@ -12,6 +12,7 @@ from ganforge.config import preset_names
 from ganforge.data.images import FASHION_DIR, mnist_arrays, read_idx
 from ganforge.data.source import load_source
 from ganforge.errors import DataError
+from ganforge.train.rundir import read_jsonl
 
 
 def write_idx(path: Path, arr: np.ndarray, gz: bool = False) -> Path:
@@ -121,7 +122,15 @@ def pixel_classifier():
 
 
 def test_dcgan_mnist_makes_recognisable_digits(tmp_path, pixel_classifier):
-    run = ganforge.train("mnist-dcgan", ["train.steps=1200", "train.progress=false"], run_dir=tmp_path / "r")
+    run = ganforge.train("mnist-dcgan", ["train.steps=1200", "train.progress=false", "train.eval_every=400",
+                                         "train.eval_metrics=fid,is", "train.eval_n=2000"], run_dir=tmp_path / "r")
+    evals = read_jsonl(tmp_path / "r" / "metrics.jsonl")
+    print("eval:", [(r["step"], round(r["fid"], 2), round(r["is"], 2)) for r in evals])
+    assert [r["step"] for r in evals] == [400, 800, 1200] and evals[0]["protocol"]["extractor"] == "mnist"
+    # measured at seed 0 (MNIST-classifier features, 2,000 vs 2,000 mnist@test): FID 57.3 -> 44.0 -> 38.7,
+    # IS 3.39 -> 4.15 -> 4.52 (real test digits: FID ~1.5, IS ~9.6 at this n)
+    assert evals[-1]["fid"] < 0.8 * evals[0]["fid"] and evals[-1]["fid"] < 45
+    assert evals[-1]["is"] > evals[0]["is"] + 0.5 and evals[-1]["is"] > 4.0
     imgs = run.generator.decode(run.generator.sample(1000, seed=0))
     p = pixel_classifier.predict_proba(imgs.reshape(1000, -1) / 255.0)
     real = pixel_classifier.predict_proba(mnist_arrays("test")[0][:1000].reshape(1000, -1) / 255.0)
