@@ -244,8 +244,7 @@ def evaluate(source: str | os.PathLike | None = None, metrics: Any = None, n: in
 
 def reference_name(data_name: str, ref: str) -> tuple[str, str]:
     """The dataset spec of the reference split: kind@test when the dataset has one, else the data itself."""
-    kind, arg = parse_name(data_name)
-    if kind in HAS_TEST_SPLIT:
+    if parse_name(data_name)[0] in HAS_TEST_SPLIT:
         base = data_name.partition("@")[0]
         return f"{base}@{ref}", ref
     return data_name, "all (no test split)" if ref == "test" else "all"
@@ -268,19 +267,25 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
 
 def evaluate_samples(gen: Any, ms: dict[str, Metric], ex_name: str, n: int, seed: int, ref_spec: str, split: str,
                      cfg: Config, n_ref: int | None = None, progress: bool = True, use_cache: bool = True,
-                     extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Sample n from a Generator (classes balanced for conditional ones) and measure against ref_spec."""
+                     extra: dict[str, Any] | None = None, real_set: SampleSet | None = None) -> list[dict[str, Any]]:
+    """Sample n from a Generator (classes balanced for conditional ones) and measure against ref_spec
+    (or against real_set when given)."""
     if n < 2:
         raise ConfigError(f"need at least 2 generated samples, got n={n}")
     fake = gen.decode(gen.sample(n, seed=seed, y=gen.labels(n)))
     fake_set = SampleSet(f"generator step {gen.step}", fake, gen.data_info["kind"])
-    if fake_set.kind == "points":  # toy reference: fresh draws from the mixture itself
-        src = load_source(ref_spec, cfg.data)
-        real_set = SampleSet(ref_spec, src.reference(n_ref or n), "points", src, "samples of the mixture")
-    else:
-        real_set = load_set(ref_spec, n_ref or n, cfg.data)
-        real_set.split = split
+    real_set = real_set or reference_set(ref_spec, split, fake_set.kind, n_ref or n, cfg)
     return measure(fake_set, real_set, ms, ex_name, seed, progress, use_cache, extra)
+
+
+def reference_set(ref_spec: str, split: str, kind: str, n: int, cfg: Config) -> SampleSet:
+    """n reference samples: fresh draws from a toy mixture, else the first n of the dataset's split."""
+    if kind == "points":
+        src = load_source(ref_spec, cfg.data)
+        return SampleSet(ref_spec, src.reference(n), "points", src, "samples of the mixture")
+    real_set = load_set(ref_spec, n, cfg.data)
+    real_set.split = split
+    return real_set
 
 
 def training_extractor(name: str, kind: str, shape: tuple[int, ...]) -> str:
@@ -297,15 +302,16 @@ def evaluate_state(st: Any) -> list[dict[str, Any]]:
     t, src = st.cfg.train, st.source
     ms = resolve_metrics([x.strip() for x in t.eval_metrics.split(",") if x.strip()], src.kind)
     ex = training_extractor(t.eval_features, src.kind, tuple(src.shape))
-    gen = st.generator()
-    if parse_name(st.cfg.data.name)[0] in DATASETS:
-        ref_spec, split = reference_name(st.cfg.data.name, "test")
-        return evaluate_samples(gen, ms, ex, t.eval_n, 0, ref_spec, split, st.cfg, progress=False)
-    # data handed to ganforge.fit() in memory: the reference is the training data itself
-    fake = SampleSet(f"generator step {gen.step}", gen.decode(gen.sample(t.eval_n, seed=0, y=gen.labels(t.eval_n))),
-                     src.kind)
-    real = SampleSet(src.name, src.reference(t.eval_n), src.kind, src, "train")
-    return measure(fake, real, ms, ex, 0, progress=False)
+    real = st.eval_reference  # loaded once per run
+    if real is None:
+        if parse_name(st.cfg.data.name)[0] in DATASETS:
+            ref_spec, split = reference_name(st.cfg.data.name, "test")
+            real = reference_set(ref_spec, split, src.kind, t.eval_n, st.cfg)
+        else:  # data handed to ganforge.fit() in memory: the reference is the training data itself
+            real = SampleSet(src.name, src.reference(t.eval_n), src.kind, src, "train")
+        st.eval_reference = real
+    return evaluate_samples(st.generator(), ms, ex, t.eval_n, 0, real.name, real.split or "", st.cfg,
+                            progress=False, real_set=real)
 
 
 def better(name: str) -> Callable[[float, float], bool]:

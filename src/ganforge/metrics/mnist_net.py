@@ -6,7 +6,6 @@ are produced by `scripts/train_mnist_classifier.py` on the MNIST train split.
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 FEATURE_DIM = 128

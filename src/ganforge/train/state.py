@@ -52,6 +52,7 @@ class TrainState:
     num_classes: int
     custom: bool = False
     step: int = 0
+    eval_reference: Any = None  # the reference set of train.eval_every, loaded at the first evaluation
 
     def state_dict(self) -> dict[str, Any]:
         """The complete training state as a nested dict of tensors and JSON values."""
