@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("source", nargs="?", default=None, help="run directory, checkpoint or exported generator")
     e.add_argument("--metrics", default=None,
                    help=f"comma-separated, from: {', '.join(METRICS.names())} (default: fid,kid,pr,dc for images, "
-                        f"modes for toy points)")
+                        f"plus is for grayscale ones; modes for toy points)")
     e.add_argument("--n", type=int, default=None,
                    help="generated samples (default: 10000 images, 26000 stacked MNIST, 2500 toy points)")
     e.add_argument("--n-ref", type=int, default=None, help="reference samples (default: same as --n, capped at "

@@ -32,7 +32,7 @@ from .metrics.modes import stacked_modes
 from .registries import DATASETS, FEATURES, METRICS
 
 HAS_TEST_SPLIT = ("mnist", "fashion-mnist", "stacked-mnist")
-DEFAULT_METRICS = {"images": ("fid", "kid", "pr", "dc"), "points": ("modes",)}
+DEFAULT_METRICS = {"images": ("fid", "kid", "pr", "dc"), "points": ("modes",)}  # + is for 1-channel images
 CACHE_VERSION = 1
 
 
@@ -128,8 +128,11 @@ def reference_features(s: SampleSet, ex: Extractor, progress: bool = True, use_c
 
 
 # ---- the evaluation itself ------------------------------------------------------------------------------
-def resolve_metrics(names: Any, kind: str) -> dict[str, Metric]:
-    names = list(DEFAULT_METRICS[kind] if names is None else ([names] if isinstance(names, str) else names))
+def resolve_metrics(names: Any, kind: str, channels: int = 0) -> dict[str, Metric]:
+    """Metric objects by name; None gives the defaults for the data kind (and IS for 1-channel images)."""
+    if names is None:
+        names = list(DEFAULT_METRICS[kind]) + (["is"] if kind == "images" and channels == 1 else [])
+    names = [names] if isinstance(names, str) else list(names)
     if not names:
         raise ConfigError("no metric given: choose from " + ", ".join(METRICS.names()))
     return {name: METRICS.get(name) for name in names}
@@ -225,7 +228,8 @@ def evaluate(source: str | os.PathLike | None = None, metrics: Any = None, n: in
              n_ref: int | None = None, progress: bool = True, use_cache: bool = True, G: Any = None
              ) -> list[dict[str, Any]]:
     """Evaluate a trained generator (SOURCE) against its dataset's `ref` split, or a `fake` set against a
-    `real` set. Defaults: fid, kid, pr, dc with Inception features for images; modes for toy points;
+    `real` set. Defaults: fid, kid, pr, dc with Inception features for images (and is for 1-channel
+    images); modes for toy points;
     n = 10,000 images (26,000 for stacked MNIST) or 2,500 points; n_ref = n (capped at the set's size)."""
     if ref not in ("train", "test"):
         raise ConfigError(f"--ref must be train or test, got '{ref}'")
@@ -236,7 +240,7 @@ def evaluate(source: str | os.PathLike | None = None, metrics: Any = None, n: in
     if real is None or fake is None:
         raise ConfigError("give a generator SOURCE (run directory, checkpoint or export), or both --real and --fake")
     fake_set = load_set(fake, n)
-    ms = resolve_metrics(metrics, fake_set.kind)
+    ms = resolve_metrics(metrics, fake_set.kind, fake_set.data.shape[-1] if fake_set.data.ndim == 4 else 1)
     ex_name = resolve_extractor(features, fake_set.kind)
     real_set = load_set(real, n_ref if n_ref is not None else (n or len(fake_set.data)))
     return measure(fake_set, real_set, ms, ex_name, seed, progress, use_cache)
@@ -255,7 +259,7 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
     from .sample import load_generator
     gen = load_generator(source, G=G)
     kind = gen.data_info["kind"]
-    ms = resolve_metrics(metrics, kind)  # unknown names fail before any sampling
+    ms = resolve_metrics(metrics, kind, gen.data_info["shape"][0])  # unknown names fail before any sampling
     ex_name = resolve_extractor(features, kind)
     cfg = Config.from_dict(gen.config)
     data_name = cfg.data.name
