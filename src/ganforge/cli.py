@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -215,11 +218,32 @@ COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evalua
             "list": cmd_list}
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM outside the training loop (start-up, loading, evaluation) ends the command like Ctrl-C:
+    an exception unwinds through the atomic writers (which remove their temp files), exit 143. Inside
+    the loop, train/loop.py's handler takes over and saves a checkpoint first."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise TrainingInterrupted("SIGTERM before training started or after it ended; every file written is "
+                                  "complete, continue with --resume auto", 143)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ganforge` console script; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with _sigterm_as_interrupt():
+            return COMMANDS[args.command](args)
     except TrainingInterrupted as e:
         print(f"ganforge: interrupted: {e}", file=sys.stderr)
         return e.exit_code
@@ -230,5 +254,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("ganforge: interrupted", file=sys.stderr)
+        print("ganforge: interrupted before training started (every file written is complete)", file=sys.stderr)
         return 130

@@ -117,6 +117,12 @@ class TrainConfig:
     """Show a progress bar on stderr."""
     tensorboard: bool = False
     """Also write TensorBoard scalars and sample images to RUN/tensorboard (needs the tensorboard extra)."""
+    on_nonfinite: str = "stop"
+    """A NaN/Inf loss or gradient (caught before the update): stop, or rollback to the newest checkpoint with lower learning rates."""
+    rollback_lr_factor: float = 0.5
+    """With on_nonfinite=rollback: multiply both learning rates by this at each rollback."""
+    max_rollbacks: int = 3
+    """With on_nonfinite=rollback: stop after this many rollbacks in one process."""
     eval_every: int = 0
     """Evaluate G_ema every this many steps (and at the end) into RUN/metrics.jsonl; 0: never."""
     eval_metrics: str = "fid"
@@ -327,7 +333,7 @@ def validate(cfg: Config) -> None:
     _check(l.clip > 0 and math.isfinite(l.clip), "loss.clip", l.clip, "must be > 0")
     _check(o.name in ("adam", "rmsprop"), "optim.name", o.name, "adam | rmsprop")
     for key, lr in (("optim.lr_g", o.lr_g), ("optim.lr_d", o.lr_d)):
-        _check(lr > 0 and math.isfinite(lr), key, lr, "must be a positive finite number")
+        _check(0 < lr <= 1, key, lr, "must be in (0, 1] (a positive learning rate; Adam's usual is 2e-4)")
     for key, b in (("optim.beta1", o.beta1), ("optim.beta2", o.beta2)):
         _check(0.0 <= b < 1.0, key, b, "must be in [0, 1)")
     _check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")
@@ -337,6 +343,9 @@ def validate(cfg: Config) -> None:
     _check(0 <= t.seed < 2**32, "train.seed", t.seed, "must be in [0, 2^32)")
     _check(bool(re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", t.device)), "train.device", t.device,
            "auto | cpu | cuda | cuda:N | mps")
+    _check(t.on_nonfinite in ("stop", "rollback"), "train.on_nonfinite", t.on_nonfinite, "stop | rollback")
+    _check(0.0 < t.rollback_lr_factor < 1.0, "train.rollback_lr_factor", t.rollback_lr_factor, "must be in (0, 1)")
+    _check(t.max_rollbacks >= 0, "train.max_rollbacks", t.max_rollbacks, "must be >= 0")
     _check(t.eval_every >= 0, "train.eval_every", t.eval_every, "must be >= 0 (0: no evaluation during training)")
     _check(t.eval_n >= 2, "train.eval_n", t.eval_n, "must be >= 2")
     eval_metrics = [x.strip() for x in t.eval_metrics.split(",") if x.strip()]
@@ -353,6 +362,9 @@ def validate(cfg: Config) -> None:
                f"must be a value of train.eval_metrics: {' | '.join(produced)}")
     from .data.source import parse_name
 
+    kind, arg = parse_name(d.name)
+    if kind in PATH_DATASETS and not arg.partition("@")[0]:
+        raise ConfigError(f"config key 'data.name': '{d.name}' needs a path: {kind}:PATH")
     for key, reg, name in (("data.name", registries.DATASETS, parse_name(d.name)[0]),
                            ("model.arch", registries.NETWORKS, m.arch),
                            ("loss.name", registries.OBJECTIVES, l.name)):
@@ -364,7 +376,8 @@ def validate(cfg: Config) -> None:
 
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")
-IN_MEMORY_SOURCES = ("tensor", "dataloader")  # data handed to ganforge.fit(), not loaded by name
+IN_MEMORY_SOURCES = ("tensor", "dataloader")
+PATH_DATASETS = ("folder", "npz", "idx")  # kinds whose name must carry a path  # data handed to ganforge.fit(), not loaded by name
 
 
 # ---- presets ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from ..errors import TrainingError, TrainingInterrupted
@@ -52,15 +53,49 @@ def catch_signals() -> Iterator[StopRequest]:
             signal.signal(s, h)
 
 
-def check_finite(loss: torch.Tensor, which: str, st: TrainState, run: RunDir | None) -> None:
-    """Stop before any optimiser step when a loss is NaN or Inf, naming the step and the last checkpoint."""
-    if not bool(torch.isfinite(loss)):
-        ckpts = run.checkpoints() if run is not None else []
-        last = ckpts[-1] if ckpts else None
-        where = f"the last good checkpoint is '{last}' (untouched)" if last else "no checkpoint was written yet"
-        raise TrainingError(f"non-finite {which} loss ({float(loss.detach())}) at step {st.step + 1}; training stopped "
-                            f"before the update. {where}. Try lower learning rates (optim.lr_g / optim.lr_d) "
-                            f"or a different objective.")
+class NonFiniteStep(TrainingError):
+    """A NaN or Inf in a loss or gradient, caught before the optimiser step."""
+
+    def __init__(self, msg: str, step: int) -> None:
+        super().__init__(msg)
+        self.step = step
+
+
+def check_step(loss: torch.Tensor, net: nn.Module, which: str, st: TrainState) -> None:
+    """Before an optimiser step: the loss and every gradient of net must be finite (one host sync)."""
+    grads = [(n, p.grad) for n, p in net.named_parameters() if p.grad is not None]
+    flags = torch.stack([torch.isfinite(loss).all()] + [torch.isfinite(g).all() for _, g in grads])
+    if bool(flags.all()):
+        return
+    if not bool(flags[0]):
+        what = f"{which} loss ({float(loss.detach())})"
+    else:
+        bad = [n for (n, _), ok in zip(grads, flags[1:].tolist()) if not ok]
+        what = f"gradient of the {which} ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
+    raise NonFiniteStep(f"non-finite {what} at step {st.step + 1}", st.step + 1)
+
+
+def _stopped(e: NonFiniteStep, run: RunDir | None) -> TrainingError:
+    ckpts = run.checkpoints() if run is not None else []
+    where = f"the last good checkpoint is '{ckpts[-1]}' (untouched)" if ckpts else "no checkpoint was written yet"
+    return TrainingError(f"{e}; training stopped before the update. {where}. Try lower learning rates "
+                         f"(optim.lr_g / optim.lr_d), a different objective, or train.on_nonfinite=rollback")
+
+
+def rollback(st: TrainState, run: RunDir, e: NonFiniteStep) -> None:
+    """Reload the newest valid checkpoint and set both learning rates to train.rollback_lr_factor times
+    the rates that failed (saved with the optimisers in later checkpoints, so a resume keeps them)."""
+    tree, path = run.newest_valid()
+    if tree is None:
+        raise _stopped(e, run)
+    failed = [[g["lr"] for g in opt.param_groups] for opt in (st.opt_G, st.opt_D)]  # the rates that failed
+    st.load_state_dict(tree)
+    run.cut_back(st.step)
+    for opt, lrs in zip((st.opt_G, st.opt_D), failed):
+        for group, lr in zip(opt.param_groups, lrs):
+            group["lr"] = lr * st.cfg.train.rollback_lr_factor
+    lrs = [opt.param_groups[0]["lr"] for opt in (st.opt_G, st.opt_D)]
+    say(f"{e}: rolled back to '{path}' (step {st.step}); learning rates now G {lrs[0]:.3g}, D {lrs[1]:.3g}")
 
 
 def score(logits: torch.Tensor, probabilistic: bool) -> torch.Tensor:
@@ -68,52 +103,70 @@ def score(logits: torch.Tensor, probabilistic: bool) -> torch.Tensor:
     return torch.sigmoid(logits).mean() if probabilistic else logits.mean()
 
 
+def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """One step: loss.n_critic discriminator updates, one generator update, the EMA update. Every
+    loss and gradient is checked before its optimiser step (NonFiniteStep). Does not advance st.step."""
+    cfg, G, D, dev = st.cfg, st.G, st.D, st.device
+    objective, penalty, n_classes = st.objective, st.penalty, st.num_classes
+    # ---- discriminator: n_critic updates ------------------------------------------
+    D.requires_grad_(True)
+    for _ in range(cfg.loss.n_critic):
+        real, y = st.sampler.next()
+        real = real.to(dev, non_blocking=True)
+        y = y.to(dev, non_blocking=True) if (y is not None and n_classes > 0) else None
+        batch = real.shape[0]
+        z = torch.randn(batch, cfg.model.z_dim, device=dev)
+        with torch.no_grad():
+            fake = G(z, y)
+        real_logits, fake_logits = D(real, y), D(fake, y)
+        d_loss = objective.d_loss(real_logits, fake_logits)
+        if penalty.term is not None:
+            d_loss = d_loss + penalty.term(D, real, fake, y, cfg.loss)
+        st.opt_D.zero_grad(set_to_none=True)
+        d_loss.backward()
+        check_step(d_loss, D, "discriminator", st)
+        st.opt_D.step()
+        if penalty.after_step is not None:
+            penalty.after_step(D, cfg.loss)
+
+    # ---- generator: one update through a frozen D ---------------------------------
+    D.requires_grad_(False)
+    y_g = torch.randint(n_classes, (batch,), device=dev) if n_classes > 0 else None
+    z = torch.randn(batch, cfg.model.z_dim, device=dev)
+    g_loss = objective.g_loss(D(G(z, y_g), y_g))
+    st.opt_G.zero_grad(set_to_none=True)
+    g_loss.backward()
+    check_step(g_loss, G, "generator", st)
+    st.opt_G.step()
+    update_ema(st.G_ema, G, ema_decay(cfg.train.ema, st.step))
+    return d_loss, g_loss, real_logits, fake_logits, batch
+
+
 def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]) -> None:
     """Train from st.step to cfg.train.steps, writing logs, pictures and checkpoints into run."""
     cfg, t = st.cfg, st.cfg.train
-    G, D, dev = st.G, st.D, st.device
-    objective, penalty = st.objective, st.penalty
-    z_dim, n_classes = cfg.model.z_dim, st.num_classes
+    objective, dev = st.objective, st.device
     n_pictures = 64 if st.source.kind == "images" else 1000
 
     sums = torch.zeros(4, device=dev)  # d_loss, g_loss, D(x), D(G(z)) since the last log line
-    count, t_last = 0, time.perf_counter()
+    count, t_last, rollbacks = 0, time.perf_counter(), 0
     bar = tqdm(total=t.steps, initial=st.step, disable=not t.progress, desc=cfg.name, unit="step",
                dynamic_ncols=True, mininterval=0.2 if sys.stderr.isatty() else 10.0)
     try:
         with catch_signals() as stop:
             while st.step < t.steps:
-                # ---- discriminator: n_critic updates ------------------------------------------
-                D.requires_grad_(True)
-                for _ in range(cfg.loss.n_critic):
-                    real, y = st.sampler.next()
-                    real = real.to(dev, non_blocking=True)
-                    y = y.to(dev, non_blocking=True) if (y is not None and n_classes > 0) else None
-                    batch = real.shape[0]
-                    z = torch.randn(batch, z_dim, device=dev)
-                    with torch.no_grad():
-                        fake = G(z, y)
-                    real_logits, fake_logits = D(real, y), D(fake, y)
-                    d_loss = objective.d_loss(real_logits, fake_logits)
-                    if penalty.term is not None:
-                        d_loss = d_loss + penalty.term(D, real, fake, y, cfg.loss)
-                    check_finite(d_loss, "discriminator", st, run)
-                    st.opt_D.zero_grad(set_to_none=True)
-                    d_loss.backward()
-                    st.opt_D.step()
-                    if penalty.after_step is not None:
-                        penalty.after_step(D, cfg.loss)
-
-                # ---- generator: one update through a frozen D ---------------------------------
-                D.requires_grad_(False)
-                y_g = torch.randint(n_classes, (batch,), device=dev) if n_classes > 0 else None
-                z = torch.randn(batch, z_dim, device=dev)
-                g_loss = objective.g_loss(D(G(z, y_g), y_g))
-                check_finite(g_loss, "generator", st, run)
-                st.opt_G.zero_grad(set_to_none=True)
-                g_loss.backward()
-                st.opt_G.step()
-                update_ema(st.G_ema, G, ema_decay(t.ema, st.step))
+                try:
+                    d_loss, g_loss, real_logits, fake_logits, batch = train_step(st)
+                except NonFiniteStep as e:
+                    if t.on_nonfinite != "rollback" or run is None or rollbacks >= t.max_rollbacks:
+                        raise _stopped(e, run) from None
+                    rollbacks += 1
+                    rollback(st, run, e)
+                    bar.reset(total=t.steps)
+                    bar.update(st.step)
+                    sums.zero_()
+                    count, t_last = 0, time.perf_counter()
+                    continue
                 st.step += 1
 
                 # ---- bookkeeping on the device (read back only when logging) ------------------

@@ -114,18 +114,20 @@ def train(config: Config | str | None = None, overrides: list[str] | None = None
             st.load_state_dict(tree)
         except (KeyError, RuntimeError, ValueError) as e:
             raise CheckpointError(f"checkpoint '{ckpt_path}' does not fit this run's networks: {e}") from None
-        say(f"resumed from '{ckpt_path}' at step {st.step} of {cfg.train.steps}")
-        moved = run.set_aside_after(st.step)
-        if moved:
-            say(f"moved {len(moved)} checkpoint(s) newer than step {st.step} to '{moved[0].parent}'")
-    run.start(cfg.to_yaml(), st.step)
-    result = Run(cfg, st, run.path)
-    if st.step >= cfg.train.steps:
-        say(f"already at step {st.step} of {cfg.train.steps}: nothing to train (raise train.steps to continue)")
-        return result
-    if cfg.train.tensorboard:
-        run.open_tensorboard()
+    run.lock()  # from here on this process writes into the run directory; a second one is refused
     try:
+        if tree is not None:
+            say(f"resumed from '{ckpt_path}' at step {st.step} of {cfg.train.steps}")
+            moved = run.set_aside_after(st.step)
+            if moved:
+                say(f"moved {len(moved)} checkpoint(s) newer than step {st.step} to '{moved[0].parent}'")
+        run.start(cfg.to_yaml(), st.step)
+        result = Run(cfg, st, run.path)
+        if st.step >= cfg.train.steps:
+            say(f"already at step {st.step} of {cfg.train.steps}: nothing to train (raise train.steps to continue)")
+            return result
+        if cfg.train.tensorboard:
+            run.open_tensorboard()
         train_loop(st, run, result.history)
     finally:
         run.close()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sys
 from pathlib import Path
@@ -10,12 +11,18 @@ from typing import Any
 
 import torch
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 from .. import checkpoint
 from ..errors import CheckpointError, ConfigError, TrainingError
 from ..registries import METRICS
 from ..report import gif_of, loss_plot_png, picture, side_by_side_png
 from .state import TrainState
 
+LOCK_NAME = ".lock"
 CKPT_RE = re.compile(r"^step_(\d+)\.safetensors$")
 
 
@@ -31,6 +38,17 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             except ValueError:
                 continue
     return out
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line; a failed write (e.g. a full disk) names the file and the cause."""
+    try:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+            f.flush()
+    except OSError as e:
+        raise CheckpointError(f"could not append to '{path}': {e.strerror or e}; the checkpoints written so far "
+                              f"are intact (continue with --resume auto once there is room)") from None
 
 
 def say(msg: str) -> None:
@@ -51,9 +69,10 @@ class RunDir:
         self.best_path = self.path / "best.safetensors"
         self.tb: Any = None  # a TensorBoard SummaryWriter when train.tensorboard is on
         self.best: dict[str, Any] | None = None  # {"step", "name", "value"} of RUN/best.safetensors
+        self._lock_fd: int | None = None
 
     def is_used(self) -> bool:
-        return self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir()))
+        return self.path.exists() and (not self.path.is_dir() or any(p.name != LOCK_NAME for p in self.path.iterdir()))
 
     def checkpoints(self) -> list[Path]:
         """Checkpoint files, oldest first (by step)."""
@@ -95,25 +114,55 @@ class RunDir:
                               "pip install 'ganforge[tensorboard]' (or pip install tensorboard)") from None
         self.tb = SummaryWriter(str(self.path / "tensorboard"))
 
+    def lock(self) -> None:
+        """Hold RUN/.lock for this process: a second ganforge process on the same run directory is refused.
+        It is an flock, released by the kernel when the process ends in any way (kill -9 included), so a
+        lock left by a dead process never blocks --resume."""
+        if fcntl is None or self._lock_fd is not None:
+            return  # no flock on this platform (Windows): unlocked
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise CheckpointError(f"run directory '{self.path}' is in use by another ganforge process"
+                                  f"{f' (pid {holder})' if holder else ''}: wait for it to finish or stop it "
+                                  f"(Ctrl-C saves a checkpoint), or train into another --run-dir; nothing was "
+                                  f"changed") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
     def close(self) -> None:
+        """Close TensorBoard and release the run lock."""
         if self.tb is not None:
             self.tb.close()
             self.tb = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
 
     def start(self, config_yaml: str, resumed_step: int) -> None:
         """Create the layout, write the resolved config, and cut the log back to the resumed step."""
         for d in (self.path, self.ckpt_dir, self.samples_dir):
             d.mkdir(parents=True, exist_ok=True)
         checkpoint.atomic_write(self.path / "config.yaml", config_yaml.encode())
+        self.cut_back(resumed_step)
+
+    def cut_back(self, step: int) -> None:
+        """Drop log and metrics lines after step (a resume or a rollback replays those steps) and
+        recover the best evaluation so far."""
         for path in (self.log_path, self.metrics_path):
-            kept = [json.dumps(r) for r in read_jsonl(path) if r["step"] <= resumed_step] if resumed_step > 0 else []
+            kept = [json.dumps(r) for r in read_jsonl(path) if r["step"] <= step] if step > 0 else []
             if kept or path.is_file():
                 checkpoint.atomic_write(path, "".join(k + "\n" for k in kept).encode())
         self.best = None
-        if resumed_step > 0 and self.best_path.is_file():  # best value so far, from the metrics kept
+        if step > 0 and self.best_path.is_file():  # best value so far, from the metrics kept
             self.best = checkpoint.load(self.best_path).get("best")
-            if self.best is not None and self.best["step"] > resumed_step:
-                self.best = None  # the best was reached after the resumed step: it will be replaced
+            if self.best is not None and self.best["step"] > step:
+                self.best = None  # the best was reached after that step: it will be replaced
 
     def evaluate(self, st: TrainState) -> dict[str, Any]:
         """train.eval_metrics on G_ema now: a line in metrics.jsonl, and RUN/best.safetensors (a full
@@ -134,8 +183,7 @@ class RunDir:
             self.best = {"step": st.step, "name": key, "value": float(value)}
             checkpoint.save(self.best_path, {**st.state_dict(), "best": self.best}, "checkpoint")
         record["best"] = self.best
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_line(self.metrics_path, json.dumps(record))
         if self.tb is not None:
             for k, v in record.items():
                 if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -143,8 +191,7 @@ class RunDir:
         return record
 
     def append_log(self, record: dict[str, Any]) -> None:
-        with open(self.log_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_line(self.log_path, json.dumps(record))
         if self.tb is not None:
             for key, value in record.items():
                 if key != "step":

@@ -1,0 +1,303 @@
+"""Fault injection: the trials behind tests/test_reliability.py and benchmarks/reliability.py.
+
+Each function runs one kind of trial N times and returns counts, so the test suite can run a few
+and the benchmark many, with the same code:
+
+  kill_resume_trials      kill -9 a training process at random steps, resume, compare bit for bit
+  signal_trials           SIGTERM/SIGINT at random moments: exit code, latency, exact resume
+  kill_during_save_trials kill -9 a process in the middle of checkpoint writes; is the newest still valid?
+  corruption_trials       random truncations and bit flips of a checkpoint: detected by verification?
+  config_fuzz             random invalid mutations of valid configs: rejected with a ConfigError?
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import checkpoint
+from .config import Config, all_keys, preset_names, resolve
+from .errors import CheckpointError, ConfigError
+from .train.rundir import RunDir, read_jsonl
+
+
+def states_equal(a: Any, b: Any) -> bool:
+    """Bitwise equality of two nested checkpoint trees."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(states_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(states_equal(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+TRAINED_STATE = ("G", "D", "G_ema", "opt_G", "opt_D", "sampler", "rng", "step")
+
+
+def same_training_state(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """G, D, EMA, both optimisers, sampler, RNG and step identical bit for bit."""
+    return all(states_equal(a[k], b[k]) for k in TRAINED_STATE if k in a or k in b)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _cli(args: list[str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ganforge", *args], cwd=cwd, env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _final_state(run_dir: Path) -> dict[str, Any]:
+    return checkpoint.load(RunDir(run_dir).checkpoints()[-1])
+
+
+def _wait_for_step(run_dir: Path, proc: subprocess.Popen, step: int, timeout: float = 120.0) -> bool:
+    """Poll log.jsonl until it reaches step (log_every=1); False if the process ended first."""
+    end = time.monotonic() + timeout
+    log = run_dir / "log.jsonl"
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return False
+        recs = read_jsonl(log)
+        if recs and recs[-1]["step"] >= step:
+            return True
+        time.sleep(0.02)
+    raise TimeoutError(f"training did not reach step {step} within {timeout} s")
+
+
+@dataclass
+class KillResult:
+    kills: int = 0
+    identical: bool = False
+    resumed_from: list[int] = field(default_factory=list)
+
+
+def kill_resume_trials(workdir: Path, preset: str, overrides: list[str], kills: int, seed: int = 0) -> KillResult:
+    """Train once uninterrupted; then train the same run, kill -9 it at `kills` random steps, resume
+    each time with --resume auto, and compare the final states bit for bit."""
+    steps = int(next(o.split("=")[1] for o in overrides if o.startswith("train.steps=")))
+    sets = [x for o in overrides + ["train.log_every=1", "train.progress=false"] for x in ("--set", o)]
+    ref = _cli(["train", preset, "--run-dir", "reference", *sets], workdir)
+    _, err = ref.communicate()
+    if ref.returncode != 0:
+        raise RuntimeError(f"reference run failed: {err}")
+    rng = random.Random(seed)
+    targets = sorted(rng.sample(range(2, steps - 1), kills))
+    out = KillResult()
+    run_dir = workdir / "killed"
+    for target in targets:
+        args = ["train", preset, "--run-dir", "killed", *sets] + (["--resume", "auto"] if run_dir.exists() else [])
+        proc = _cli(args, workdir)
+        if _wait_for_step(run_dir, proc, target):
+            time.sleep(rng.random() * 0.05)  # anywhere inside the step, a save or a log write
+            proc.send_signal(signal.SIGKILL)
+            out.kills += 1
+        proc.wait()
+        ckpts = RunDir(run_dir).checkpoints()
+        out.resumed_from.append(int(ckpts[-1].stem.split("_")[1]) if ckpts else 0)
+    final = _cli(["train", preset, "--run-dir", "killed", *sets, "--resume", "auto"], workdir)
+    _, err = final.communicate()
+    if final.returncode != 0:
+        raise RuntimeError(f"final resume failed: {err}")
+    out.identical = same_training_state(_final_state(workdir / "reference"), _final_state(run_dir))
+    return out
+
+
+@dataclass
+class SignalResult:
+    trials: int = 0
+    clean_exits: int = 0          # exit code 130 (SIGINT) or 143 (SIGTERM)
+    worst_latency_s: float = 0.0  # signal to process exit, for signals sent while training
+    identical: bool = False
+
+
+def signal_trials(workdir: Path, preset: str, overrides: list[str], trials: int, seed: int = 0) -> SignalResult:
+    """Send SIGTERM or SIGINT at random moments (during start-up, training, saves), resume each time,
+    and compare the final state with an uninterrupted run."""
+    sets = [x for o in overrides + ["train.log_every=1", "train.progress=false"] for x in ("--set", o)]
+    ref = _cli(["train", preset, "--run-dir", "reference", *sets], workdir)
+    ref.communicate()
+    rng = random.Random(seed)
+    out = SignalResult()
+    run_dir = workdir / "signalled"
+    for i in range(trials):
+        args = ["train", preset, "--run-dir", "signalled", *sets] + (["--resume", "auto"] if run_dir.exists() else [])
+        proc = _cli(args, workdir)
+        during_startup = i % 3 == 0
+        if during_startup:
+            time.sleep(rng.uniform(0.5, 2.5))  # imports, config, data, network building
+        else:
+            recs = read_jsonl(run_dir / "log.jsonl")
+            if not _wait_for_step(run_dir, proc, (recs[-1]["step"] if recs else 0) + rng.randint(1, 5)):
+                break  # finished before the signal
+        sig = rng.choice([signal.SIGTERM, signal.SIGINT])
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        _, err = proc.communicate()
+        latency = time.monotonic() - sent
+        out.trials += 1
+        expected = 143 if sig == signal.SIGTERM else 130
+        if proc.returncode in (expected, -sig):  # -sig: killed by the default action before Python ran
+            out.clean_exits += 1
+        if not during_startup:
+            out.worst_latency_s = max(out.worst_latency_s, latency)
+    final = _cli(["train", preset, "--run-dir", "signalled", *sets, "--resume", "auto"], workdir)
+    _, err = final.communicate()
+    if final.returncode != 0:
+        raise RuntimeError(f"final resume failed: {err}")
+    out.identical = same_training_state(_final_state(workdir / "reference"), _final_state(run_dir))
+    return out
+
+
+SAVE_LOOP = """
+import sys, torch
+from ganforge.train.rundir import RunDir
+from ganforge import checkpoint
+run = RunDir(sys.argv[1]); run.ckpt_dir.mkdir(parents=True, exist_ok=True)
+g = torch.Generator().manual_seed(0)
+step = len(run.checkpoints())
+while True:
+    step += 1
+    tree = {"step": step, "w": torch.randn(1_000_000, generator=g), "config": {"k": step}}
+    checkpoint.save(run.ckpt_dir / f"step_{step:08d}.safetensors", tree, "checkpoint")
+    print(step, flush=True)
+"""
+
+
+@dataclass
+class SaveKillResult:
+    trials: int = 0
+    newest_loadable: int = 0      # after the kill, newest_valid() returned a checkpoint
+    partial_taken: int = 0        # a file that fails verification was listed as a checkpoint
+    temp_left: int = 0            # temp files left behind by the kill (ignored by loading, never resumed)
+
+
+def kill_during_save_trials(workdir: Path, trials: int, seed: int = 0) -> SaveKillResult:
+    """A process writes 4 MB checkpoints back to back; kill -9 it at random moments (mostly mid-write)."""
+    rng = random.Random(seed)
+    out = SaveKillResult()
+    run = RunDir(workdir / "saves")
+    for _ in range(trials):
+        proc = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, str(run.path)], env=_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc.stdout.readline()  # one save finished: the next is under way
+        time.sleep(rng.uniform(0.0, 0.15))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        out.trials += 1
+        tree, _ = run.newest_valid()
+        out.newest_loadable += tree is not None
+        for p in run.checkpoints():
+            try:
+                checkpoint.load(p)
+            except CheckpointError:
+                out.partial_taken += 1
+        out.temp_left += sum(1 for p in run.ckpt_dir.iterdir() if ".tmp-" in p.name)
+    return out
+
+
+def corruption_trials(path: Path, workdir: Path, trials: int, seed: int = 0) -> tuple[int, int, int]:
+    """Half random truncations, half single bit flips of a valid checkpoint file. Returns (detected
+    with an error naming the file, trials, errors without the file name)."""
+    rng = random.Random(seed)
+    data = path.read_bytes()
+    detected = unnamed = 0
+    target = workdir / "corrupt.safetensors"
+    for i in range(trials):
+        blob = bytearray(data)
+        if i % 2 == 0:
+            blob = blob[:rng.randrange(0, len(data))]
+        else:
+            pos = rng.randrange(len(data))
+            blob[pos] ^= 1 << rng.randrange(8)
+        target.write_bytes(bytes(blob))
+        try:
+            checkpoint.load(target)
+        except CheckpointError as e:
+            detected += 1
+            unnamed += str(target) not in str(e)
+    return detected, trials, unnamed
+
+
+# ---- configuration fuzzing ----------------------------------------------------------------------------
+def _typo(key: str, rng: random.Random) -> str:
+    i = rng.randrange(len(key))
+    ops = [key[:i] + key[i + 1:], key[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz_") + key[i:],
+           key[:i] + rng.choice("xyzq") + key[i + 1:]]
+    return rng.choice(ops)
+
+
+def invalid_mutation(rng: random.Random) -> str:
+    """One KEY=VALUE override that no valid config accepts (unknown key, wrong type, out of range, unknown name)."""
+    keys = all_keys()
+    hints = Config().to_dict()
+
+    def default(key: str) -> Any:
+        node: Any = hints
+        for part in key.split("."):
+            node = node[part]
+        return node
+
+    while True:
+        key = rng.choice(keys)
+        value = default(key)
+        kind = rng.choice(["unknown", "type", "range", "name"])
+        if kind == "unknown":
+            bad = _typo(key, rng)
+            if bad not in keys and bad:
+                return f"{bad}={value if not isinstance(value, list) else value[0]}"
+        elif isinstance(value, bool):
+            return f"{key}={rng.choice(['maybe', '2', '[1]', '0.5'])}"
+        elif isinstance(value, int):
+            return f"{key}={rng.choice(['abc', '1.5', '[1]', '{}', '-5', '-1000000', 'true'])}"
+        elif isinstance(value, float):
+            # no upper bound on penalty weights and clip values: huge ones are valid (if odd) choices
+            huge = [] if key in ("loss.gp_weight", "loss.clip") else ["1e300"]
+            return f"{key}={rng.choice(['abc', 'nan', 'inf', '-inf', '[0.1]', '-1e9', *huge])}"
+        elif isinstance(value, list):
+            return f"{key}={rng.choice(['[0]', '[-3, 4]', '[a]', '{}', '1.5'])}"
+        elif isinstance(value, str) and key != "name" and kind in ("name", "range", "type"):
+            if key == "data.name":
+                return f"{key}={rng.choice(['mnsit', 'ring9', 'folder', 'cifar10'])}"
+            if key == "train.eval_best":
+                return f"train.eval_metrics=fid,kid\ntrain.eval_best={rng.choice(['recall', 'fidd', 'x'])}"
+            return f"{key}={rng.choice(['zzz', 'cuda:x', '[1, 2]', '{a: 1}', 'Inception'])}"
+        elif key == "name":
+            return f"name={rng.choice(['../x', 'a/b', '', ' '])}"
+
+
+def config_fuzz(n: int, seed: int = 0) -> tuple[int, int, list[tuple[list[str], str]]]:
+    """n random invalid override sets (1 to 3 mutations, at least one invalid) applied to random presets.
+    Returns (rejected with a ConfigError naming one of the mutated keys, n, failures)."""
+    rng = random.Random(seed)
+    presets = preset_names()
+    clean, failures = 0, []
+    for _ in range(n):
+        overrides = [o for _ in range(rng.randint(1, 3)) for o in invalid_mutation(rng).split("\n")]
+        preset = rng.choice(presets)
+        try:
+            resolve(preset, overrides)
+            failures.append((overrides, "accepted"))
+        except ConfigError as e:
+            keys = [o.partition("=")[0] for o in overrides]
+            if any(k and k in str(e) for k in keys):
+                clean += 1
+            else:
+                failures.append((overrides, f"message names none of the keys: {e}"))
+        except Exception as e:  # anything else is a crash with a traceback
+            failures.append((overrides, f"{type(e).__name__}: {e}"))
+    return clean, n, failures
