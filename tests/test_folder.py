@@ -1,5 +1,4 @@
 """folder:PATH datasets: modes, 16-bit, class sub-folders, resize/crop, and injected faults."""
-import io
 import os
 
 import numpy as np
@@ -10,36 +9,13 @@ import ganforge
 from ganforge.config import Config
 from ganforge.data.source import load_source
 from ganforge.errors import DataError
-
-
-def save(img, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
-    return path
+from ganforge.reliability import make_faulty_folder, save_image as save
 
 
 @pytest.fixture
 def faulty_folder(tmp_path):
     root = tmp_path / "imgs"
-    good = {}
-    good["a/gray.png"] = save(Image.new("L", (20, 20), 200), root / "a/gray.png")
-    g16 = Image.fromarray(np.full((16, 16), 32896, np.uint16))  # 32896 * 255 / 65535 = 128
-    good["a/gray16.png"] = save(g16, root / "a/gray16.png")
-    good["a/wide.png"] = save(Image.new("RGB", (40, 20), (10, 20, 30)), root / "a/wide.png")
-    pal = Image.new("P", (16, 16))
-    pal.putpalette([255, 0, 0] * 256)
-    good["b/palette.png"] = save(pal, root / "b/palette.png")
-    good["b/rgba.png"] = save(Image.new("RGBA", (16, 16), (0, 255, 0, 255)), root / "b/rgba.png")
-    good["b/cmyk.jpg"] = save(Image.new("CMYK", (16, 16), (0, 0, 0, 0)), root / "b/cmyk.jpg")
-    (root / "b/zero.png").write_bytes(b"")
-    buf = io.BytesIO()
-    Image.new("RGB", (64, 64), (1, 2, 3)).save(buf, "JPEG")
-    (root / "b/trunc.jpg").write_bytes(buf.getvalue()[:200])
-    buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "PNG")
-    (root / "a/trunc.png").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
-    (root / "a/text.png").write_text("not an image")
-    os.symlink(root, root / "a" / "loop")  # a symlink loop must not hang the scan
+    make_faulty_folder(root)
     return root
 
 

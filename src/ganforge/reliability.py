@@ -8,24 +8,36 @@ and the benchmark many, with the same code:
   kill_during_save_trials kill -9 a process in the middle of checkpoint writes; is the newest still valid?
   corruption_trials       random truncations and bit flips of a checkpoint: detected by verification?
   config_fuzz             random invalid mutations of valid configs: rejected with a ConfigError?
+  pickle_trials           hostile pickles where checkpoints and exports belong: refused, never run?
+  nonfinite_trials        a NaN gradient injected at a known step: caught at which step?
+  lock_trial              a second process on one run directory; a lock left by a killed process
+  make_faulty_folder      an image folder with every kind of broken and odd file
+  disk_full_trial         a run whose disk fills up (a real small tmpfs when it can be mounted)
 """
 from __future__ import annotations
 
+import errno
+import io
 import os
+import pickle
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch import nn
 
 from . import checkpoint
 from .config import Config, all_keys, preset_names, resolve
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, DataError, GanforgeError, TrainingError
 from .train.rundir import RunDir, read_jsonl
 
 
@@ -301,3 +313,223 @@ def config_fuzz(n: int, seed: int = 0) -> tuple[int, int, list[tuple[list[str], 
         except Exception as e:  # anything else is a crash with a traceback
             failures.append((overrides, f"{type(e).__name__}: {e}"))
     return clean, n, failures
+
+
+# ---- hostile files --------------------------------------------------------------------------------------
+class Payload:
+    """Unpickling this runs code: it creates the sentinel file."""
+
+    def __init__(self, sentinel: Path) -> None:
+        self.sentinel = str(sentinel)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (exec, (f"open({self.sentinel!r}, 'w').write('pwned')",))
+
+
+@dataclass
+class PickleResult:
+    attempts: int = 0
+    refused: int = 0                     # refused with a ganforge error (CheckpointError / DataError)
+    executed: bool = False               # the sentinel file appeared
+    unexpected: list[str] = field(default_factory=list)
+
+
+def pickle_trials(workdir: Path, toy_overrides: list[str]) -> PickleResult:
+    """Put pickles with a payload where a checkpoint, an export, a torch.save file and an NPZ belong and
+    go through every load path of the library (the CLI's paths call the same functions)."""
+    from . import evaluate, load_generator
+    from .train.run import train
+    sentinel = workdir / "SENTINEL"
+    blob = pickle.dumps({"G": Payload(sentinel)})
+    run = train("ring8-r1", ["train.steps=10", "train.progress=false", *toy_overrides], run_dir=workdir / "victim")
+    rd = RunDir(run.run_dir)
+    ckpt = rd.checkpoints()[-1]
+    for path in (ckpt, rd.export_path):
+        path.write_bytes(blob)
+    torch_file = workdir / "exported.pt"
+    torch.save({"G": Payload(sentinel)}, torch_file)  # torch.save's zip format carries a pickle too
+    (rd.path / "best.safetensors").write_bytes(blob)
+    with open(workdir / "evil.npz", "wb") as f:
+        np.savez(f, x=np.array([Payload(sentinel)], dtype=object))
+    steps = ["train.steps=20", "train.progress=false", *toy_overrides]
+    attempts = {
+        "checkpoint.load": lambda: checkpoint.load(ckpt),
+        "load_generator(run dir)": lambda: load_generator(rd.path),
+        "load_generator(torch.save file)": lambda: load_generator(torch_file),
+        "load_generator(best.safetensors)": lambda: load_generator(rd.path / "best.safetensors"),
+        "train --resume auto": lambda: train("ring8-r1", steps, run_dir=rd.path, resume="auto"),
+        "train --resume PATH": lambda: train("ring8-r1", steps, run_dir=workdir / "other", resume=str(ckpt)),
+        "evaluate(export)": lambda: evaluate(torch_file, ["modes"], progress=False),
+        "evaluate --fake evil.npz": lambda: evaluate(real="mnist:test", fake=str(workdir / "evil.npz"),
+                                                     metrics=["fid"], progress=False),
+    }
+    out = PickleResult()
+    for name, attempt in attempts.items():
+        out.attempts += 1
+        try:
+            attempt()
+            out.unexpected.append(f"{name}: accepted")
+        except (CheckpointError, DataError):
+            out.refused += 1
+        except Exception as e:  # noqa: BLE001 - any other failure is reported, not hidden
+            out.unexpected.append(f"{name}: {type(e).__name__}: {e}")
+    out.executed = sentinel.exists()
+    return out
+
+
+# ---- non-finite values ----------------------------------------------------------------------------------
+class NanGrad(torch.autograd.Function):
+    """Identity forward, NaN gradient backward: a finite loss with a non-finite gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> torch.Tensor:
+        return g * float("nan")
+
+
+class FaultyD(nn.Module):
+    """A 2-D discriminator that poisons the gradient of one forward call. With n_critic=1 it is called
+    once by the shape probe and then 3 times a step (real, fake, generator update): call 3(s-1)+2 is
+    step s's discriminator update, call 3(s-1)+4 its generator update."""
+
+    def __init__(self, bad_call: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
+        self.calls, self.bad_call = 0, bad_call
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        out = self.net(x).view(-1)
+        return NanGrad.apply(out) if self.calls == self.bad_call else out
+
+    @staticmethod
+    def call_for(step: int, which: str) -> int:
+        return 3 * (step - 1) + (2 if which == "discriminator" else 4)
+
+
+def user_generator() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 2))
+
+
+def nonfinite_trials(workdir: Path, injections: list[tuple[int, str]], overrides: list[str] | None = None
+                     ) -> list[tuple[int, str, int | None, str]]:
+    """Inject a NaN gradient at (step, discriminator|generator) in a 2-D run of 40 steps; returns
+    (injected step, which, step named in the error or None, the error message)."""
+    from .train.run import fit
+    out = []
+    for i, (step, which) in enumerate(injections):
+        torch.manual_seed(0)
+        try:
+            fit(user_generator(), FaultyD(FaultyD.call_for(step, which)), data=torch.randn(256, 2), z_dim=4,
+                steps=40, progress=False, run_dir=workdir / f"nan{i}", overrides=["train.ckpt_every=10",
+                                                                                  *(overrides or [])])
+            out.append((step, which, None, "not caught"))
+        except TrainingError as e:
+            named = int(str(e).split(" at step ")[1].split(";")[0]) if " at step " in str(e) else None
+            out.append((step, which, named, str(e)))
+    return out
+
+
+# ---- concurrency ----------------------------------------------------------------------------------------
+def lock_trial(workdir: Path, toy_overrides: list[str]) -> tuple[bool, bool, bool]:
+    """(second process refused while the first holds the lock, nothing written by it, resume works after
+    the holder is killed with SIGKILL)."""
+    from .train.run import train
+    run_dir = workdir / "locked"
+    args = ["train.steps=10", "train.progress=false", *toy_overrides]
+    code = (f"import time; from ganforge.train.rundir import RunDir; RunDir({str(run_dir)!r}).lock(); "
+            f"print('locked', flush=True); time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        if proc.stdout.readline().strip() != "locked":
+            raise RuntimeError("the lock holder did not start")
+        try:
+            train("ring8-r1", args, run_dir=run_dir, resume="auto")
+            refused = False
+        except CheckpointError as e:
+            refused = "in use by another ganforge process" in str(e)
+        untouched = not (run_dir / "config.yaml").exists()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+    try:
+        resumed = train("ring8-r1", args, run_dir=run_dir, resume="auto").step == 10
+    except GanforgeError:
+        resumed = False
+    return refused, untouched, resumed
+
+
+# ---- bad data -------------------------------------------------------------------------------------------
+def save_image(img: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path
+
+
+def make_faulty_folder(root: Path) -> tuple[list[str], list[str]]:
+    """Images of every odd kind plus broken files, in sub-folders a/ and b/. Returns (good names, bad names);
+    bad ones cannot be decoded. Good ones: 8-bit and 16-bit grayscale, a wide RGB (another size), a
+    palette, an RGBA and a CMYK image. Bad: empty, truncated JPEG and PNG, text named .png. Also a
+    symlink loop, which must not hang the scan."""
+    from PIL import Image
+    save_image(Image.new("L", (20, 20), 200), root / "a/gray.png")
+    save_image(Image.fromarray(np.full((16, 16), 32896, np.uint16)), root / "a/gray16.png")  # *255/65535 = 128
+    save_image(Image.new("RGB", (40, 20), (10, 20, 30)), root / "a/wide.png")
+    pal = Image.new("P", (16, 16))
+    pal.putpalette([255, 0, 0] * 256)
+    save_image(pal, root / "b/palette.png")
+    save_image(Image.new("RGBA", (16, 16), (0, 255, 0, 255)), root / "b/rgba.png")
+    save_image(Image.new("CMYK", (16, 16), (0, 0, 0, 0)), root / "b/cmyk.jpg")
+    (root / "b/zero.png").write_bytes(b"")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(buf, "JPEG")
+    (root / "b/trunc.jpg").write_bytes(buf.getvalue()[:200])
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "PNG")
+    (root / "a/trunc.png").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    (root / "a/text.png").write_text("not an image")
+    os.symlink(root, root / "a" / "loop")
+    return (["gray.png", "gray16.png", "wide.png", "palette.png", "rgba.png", "cmyk.jpg"],
+            ["zero.png", "trunc.jpg", "trunc.png", "text.png"])
+
+
+# ---- full disk ------------------------------------------------------------------------------------------
+def disk_full_trial(workdir: Path, toy_overrides: list[str], size_kb: int = 600) -> dict[str, Any]:
+    """Train a toy run on a small tmpfs until the disk is full (needs root and mount; otherwise os.fsync
+    fails with ENOSPC after a few writes). Reports the error and whether the newest checkpoint loads."""
+    from .train.run import train
+    mnt = Path(tempfile.mkdtemp(prefix="ganforge-full-", dir=workdir))
+    real = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(mnt)],
+                          capture_output=True).returncode == 0
+    real_fsync, calls = os.fsync, {"n": 0}
+    if not real:
+        def fsync(fd: int) -> None:
+            calls["n"] += 1
+            if calls["n"] > 12:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            real_fsync(fd)
+        os.fsync = fsync  # type: ignore[assignment]
+    try:
+        run_dir = mnt / "run"
+        try:
+            train("ring8-r1", ["train.steps=100000", "train.progress=false", "train.keep_ckpts=1000",
+                               *toy_overrides], run_dir=run_dir)
+            return {"real_tmpfs": real, "error": None}
+        except GanforgeError as e:
+            msg = str(e)
+        os.fsync = real_fsync
+        rd = RunDir(run_dir)
+        tree, path = rd.newest_valid()
+        return {"real_tmpfs": real, "error": msg, "names_path": str(mnt) in msg,
+                "names_cause": "No space left on device" in msg,
+                "newest_loads": tree is not None, "newest_step": tree["step"] if tree else None,
+                "checkpoints": len(rd.checkpoints())}
+    finally:
+        os.fsync = real_fsync
+        if real:
+            subprocess.run(["umount", str(mnt)], capture_output=True)
+        shutil.rmtree(mnt, ignore_errors=True)

@@ -139,13 +139,15 @@ def fit(G: nn.Module, D: nn.Module, data: Any, *, z_dim: int, loss: str = "ns", 
         betas: tuple[float, float] = (0.5, 0.999), optimizer: str = "adam", n_critic: int = 1,
         penalty: str = "default", ema: float = 0.999, seed: int = 0, log_every: int = 100,
         d_output: str = "auto", num_classes: int | None = None, run_dir: str | Path | None = None,
-        resume: str | None = None, progress: bool = True, device: str = "auto") -> Run:
+        resume: str | None = None, progress: bool = True, device: str = "auto",
+        overrides: list[str] | None = None) -> Run:
     """Train your own G and D (plain nn.Modules) on a tensor, numpy array or DataLoader.
 
     G(z) or G(z, y) must return samples shaped like the data; D(x) or D(x, y) one value per
     sample, logits or probabilities (see d_output in ganforge.nets.adapt). With labels (or a
     DataLoader yielding (x, y) and num_classes) the GAN is conditional. run_dir is optional: with
     it, logs, pictures, checkpoints and an export are written there and resume works as in train().
+    overrides: further KEY=VALUE config settings (e.g. "train.on_nonfinite=rollback", "train.ckpt_every=100").
     """
     if isinstance(data, torch.utils.data.DataLoader):
         source: Source = LoaderSource(data, num_classes or 0)
@@ -162,6 +164,7 @@ def fit(G: nn.Module, D: nn.Module, data: Any, *, z_dim: int, loss: str = "ns", 
         "train": {"steps": steps, "seed": seed, "log_every": log_every, "ema": ema, "progress": progress,
                   "device": device, "sample_every": max(steps // 4, 1), "ckpt_every": max(steps // 4, 1)},
     })
+    apply_overrides(cfg, list(overrides or []))
     if run_dir is not None:
         return train(cfg, run_dir=run_dir, resume=resume, source=source, G=G, D=D, d_output=d_output)
     st = build_state(cfg, source, G, D, d_output)
