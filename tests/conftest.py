@@ -3,7 +3,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
+
+from ganforge.reliability import states_equal  # noqa: F401  (re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,13 +29,3 @@ def run_cli(args, env, cwd, timeout=300, **kw):
     return subprocess.run([sys.executable, "-m", "ganforge", *args], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, **kw)
 
-
-def states_equal(a: dict, b: dict) -> bool:
-    """Bitwise equality of two (nested) state dicts."""
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(states_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(states_equal(x, y) for x, y in zip(a, b))
-    return a == b

@@ -76,6 +76,15 @@ def _final_state(run_dir: Path) -> dict[str, Any]:
     return checkpoint.load(RunDir(run_dir).checkpoints()[-1])
 
 
+def _finish_and_compare(workdir: Path, preset: str, sets: list[str], name: str) -> bool:
+    """Resume run `name` to the end; is its final state bit-identical to the uninterrupted 'reference'?"""
+    final = _cli(["train", preset, "--run-dir", name, *sets, "--resume", "auto"], workdir)
+    _, err = final.communicate()
+    if final.returncode != 0:
+        raise RuntimeError(f"final resume of '{name}' failed: {err}")
+    return same_training_state(_final_state(workdir / "reference"), _final_state(workdir / name))
+
+
 def _wait_for_step(run_dir: Path, proc: subprocess.Popen, step: int, timeout: float = 120.0) -> bool:
     """Poll log.jsonl until it reaches step (log_every=1); False if the process ended first."""
     end = time.monotonic() + timeout
@@ -120,11 +129,7 @@ def kill_resume_trials(workdir: Path, preset: str, overrides: list[str], kills: 
         proc.wait()
         ckpts = RunDir(run_dir).checkpoints()
         out.resumed_from.append(int(ckpts[-1].stem.split("_")[1]) if ckpts else 0)
-    final = _cli(["train", preset, "--run-dir", "killed", *sets, "--resume", "auto"], workdir)
-    _, err = final.communicate()
-    if final.returncode != 0:
-        raise RuntimeError(f"final resume failed: {err}")
-    out.identical = same_training_state(_final_state(workdir / "reference"), _final_state(run_dir))
+    out.identical = _finish_and_compare(workdir, preset, sets, "killed")
     return out
 
 
@@ -166,11 +171,7 @@ def signal_trials(workdir: Path, preset: str, overrides: list[str], trials: int,
             out.clean_exits += 1
         if not during_startup:
             out.worst_latency_s = max(out.worst_latency_s, latency)
-    final = _cli(["train", preset, "--run-dir", "signalled", *sets, "--resume", "auto"], workdir)
-    _, err = final.communicate()
-    if final.returncode != 0:
-        raise RuntimeError(f"final resume failed: {err}")
-    out.identical = same_training_state(_final_state(workdir / "reference"), _final_state(run_dir))
+    out.identical = _finish_and_compare(workdir, preset, sets, "signalled")
     return out
 
 
