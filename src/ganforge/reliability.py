@@ -109,6 +109,7 @@ class KillResult:
 def kill_resume_trials(workdir: Path, preset: str, overrides: list[str], kills: int, seed: int = 0) -> KillResult:
     """Train once uninterrupted; then train the same run, kill -9 it at `kills` random steps, resume
     each time with --resume auto, and compare the final states bit for bit."""
+    workdir.mkdir(parents=True, exist_ok=True)
     steps = int(next(o.split("=")[1] for o in overrides if o.startswith("train.steps=")))
     sets = [x for o in overrides + ["train.log_every=1", "train.progress=false"] for x in ("--set", o)]
     ref = _cli(["train", preset, "--run-dir", "reference", *sets], workdir)
@@ -144,6 +145,7 @@ class SignalResult:
 def signal_trials(workdir: Path, preset: str, overrides: list[str], trials: int, seed: int = 0) -> SignalResult:
     """Send SIGTERM or SIGINT at random moments (during start-up, training, saves), resume each time,
     and compare the final state with an uninterrupted run."""
+    workdir.mkdir(parents=True, exist_ok=True)
     sets = [x for o in overrides + ["train.log_every=1", "train.progress=false"] for x in ("--set", o)]
     ref = _cli(["train", preset, "--run-dir", "reference", *sets], workdir)
     ref.communicate()
@@ -200,6 +202,7 @@ class SaveKillResult:
 
 def kill_during_save_trials(workdir: Path, trials: int, seed: int = 0) -> SaveKillResult:
     """A process writes 4 MB checkpoints back to back; kill -9 it at random moments (mostly mid-write)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     out = SaveKillResult()
     run = RunDir(workdir / "saves")
@@ -226,6 +229,7 @@ def kill_during_save_trials(workdir: Path, trials: int, seed: int = 0) -> SaveKi
 def corruption_trials(path: Path, workdir: Path, trials: int, seed: int = 0) -> tuple[int, int, int]:
     """Half random truncations, half single bit flips of a valid checkpoint file. Returns (detected
     with an error naming the file, trials, errors without the file name)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     data = path.read_bytes()
     detected = unnamed = 0
@@ -338,6 +342,7 @@ class PickleResult:
 def pickle_trials(workdir: Path, toy_overrides: list[str]) -> PickleResult:
     """Put pickles with a payload where a checkpoint, an export, a torch.save file and an NPZ belong and
     go through every load path of the library (the CLI's paths call the same functions)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     from . import evaluate, load_generator
     from .train.run import train
     sentinel = workdir / "SENTINEL"
@@ -419,6 +424,7 @@ def nonfinite_trials(workdir: Path, injections: list[tuple[int, str]], overrides
                      ) -> list[tuple[int, str, int | None, str]]:
     """Inject a NaN gradient at (step, discriminator|generator) in a 2-D run of 40 steps; returns
     (injected step, which, step named in the error or None, the error message)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     from .train.run import fit
     out = []
     for i, (step, which) in enumerate(injections):
@@ -438,6 +444,7 @@ def nonfinite_trials(workdir: Path, injections: list[tuple[int, str]], overrides
 def lock_trial(workdir: Path, toy_overrides: list[str]) -> tuple[bool, bool, bool]:
     """(second process refused while the first holds the lock, nothing written by it, resume works after
     the holder is killed with SIGKILL)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     from .train.run import train
     run_dir = workdir / "locked"
     args = ["train.steps=10", "train.progress=false", *toy_overrides]
@@ -502,6 +509,7 @@ def make_faulty_folder(root: Path) -> tuple[list[str], list[str]]:
 def disk_full_trial(workdir: Path, toy_overrides: list[str], size_kb: int = 600) -> dict[str, Any]:
     """Train a toy run on a small tmpfs until the disk is full (needs root and mount; otherwise os.fsync
     fails with ENOSPC after a few writes). Reports the error and whether the newest checkpoint loads."""
+    workdir.mkdir(parents=True, exist_ok=True)
     from .train.run import train
     mnt = Path(tempfile.mkdtemp(prefix="ganforge-full-", dir=workdir))
     real = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(mnt)],
