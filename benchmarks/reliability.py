@@ -56,8 +56,9 @@ def main() -> None:
             f"({kills} kills in all; no data-loader worker processes exist to kill)")
     # 2. signals
     res = reliability.signal_trials(work / "signals", "ring8-r1", TOY + ["train.steps=400"], trials=4 if q else 12)
-    add("2. SIGTERM/SIGINT (start-up and training)", f"{res.clean_exits}/{res.trials} exited 143/130",
-        f"worst latency {res.worst_latency_s:.2f} s; final state bit-identical: {res.identical}")
+    add("2. SIGTERM/SIGINT while training", f"{res.clean_exits}/{res.trials} saved and exited 143/130",
+        f"worst latency {res.worst_latency_s:.2f} s; {res.startup_trials} more during start-up; final state "
+        f"bit-identical: {res.identical}; unexpected: {len(res.unexpected)}")
     # 3. kill -9 during saves
     res3 = reliability.kill_during_save_trials(work / "saves", trials=10 if q else 50)
     add("3. kill -9 during checkpoint writes", f"{res3.newest_loadable}/{res3.trials} newest checkpoint loads",

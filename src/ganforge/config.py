@@ -117,6 +117,8 @@ class TrainConfig:
     """Show a progress bar on stderr."""
     tensorboard: bool = False
     """Also write TensorBoard scalars and sample images to RUN/tensorboard (needs the tensorboard extra)."""
+    sync_batchnorm: bool = False
+    """Under torchrun on GPUs: batch-norm statistics over the global batch (SyncBatchNorm) instead of each shard."""
     on_nonfinite: str = "stop"
     """A NaN/Inf loss or gradient (caught before the update): stop, or rollback to the newest checkpoint with lower learning rates."""
     rollback_lr_factor: float = 0.5

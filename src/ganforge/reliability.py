@@ -136,15 +136,17 @@ def kill_resume_trials(workdir: Path, preset: str, overrides: list[str], kills: 
 
 @dataclass
 class SignalResult:
-    trials: int = 0
-    clean_exits: int = 0          # exit code 130 (SIGINT) or 143 (SIGTERM)
+    trials: int = 0               # signals sent while training ran
+    clean_exits: int = 0          # of those: exit code 130 (SIGINT) or 143 (SIGTERM) after a checkpoint
     worst_latency_s: float = 0.0  # signal to process exit, for signals sent while training
-    identical: bool = False
+    startup_trials: int = 0       # signals sent during start-up (imports, data, networks)
+    identical: bool = False       # the final state after all the interruptions equals an uninterrupted run
+    unexpected: list[str] = field(default_factory=list)
 
 
 def signal_trials(workdir: Path, preset: str, overrides: list[str], trials: int, seed: int = 0) -> SignalResult:
-    """Send SIGTERM or SIGINT at random moments (during start-up, training, saves), resume each time,
-    and compare the final state with an uninterrupted run."""
+    """Send SIGTERM or SIGINT at random moments (one in three during start-up, the others while training
+    and saving), resume each time, and compare the final state with an uninterrupted run."""
     workdir.mkdir(parents=True, exist_ok=True)
     sets = [x for o in overrides + ["train.log_every=1", "train.progress=false"] for x in ("--set", o)]
     ref = _cli(["train", preset, "--run-dir", "reference", *sets], workdir)
@@ -157,22 +159,31 @@ def signal_trials(workdir: Path, preset: str, overrides: list[str], trials: int,
         proc = _cli(args, workdir)
         during_startup = i % 3 == 0
         if during_startup:
-            time.sleep(rng.uniform(0.5, 2.5))  # imports, config, data, network building
+            time.sleep(rng.uniform(0.2, 2.0))  # imports, config, data, network building
         else:
             recs = read_jsonl(run_dir / "log.jsonl")
             if not _wait_for_step(run_dir, proc, (recs[-1]["step"] if recs else 0) + rng.randint(1, 5)):
-                break  # finished before the signal
+                _, err = proc.communicate()
+                if proc.returncode != 0:
+                    out.unexpected.append(f"trial {i}: exited {proc.returncode} before the signal: {err[-300:]}")
+                break  # the run finished before the signal
         sig = rng.choice([signal.SIGTERM, signal.SIGINT])
         sent = time.monotonic()
         proc.send_signal(sig)
         _, err = proc.communicate()
         latency = time.monotonic() - sent
-        out.trials += 1
         expected = 143 if sig == signal.SIGTERM else 130
-        if proc.returncode in (expected, -sig):  # -sig: killed by the default action before Python ran
-            out.clean_exits += 1
-        if not during_startup:
+        if during_startup:
+            out.startup_trials += 1  # any exit is fine here; what matters is that the next resume works
+            if "Traceback" in err and "KeyboardInterrupt" not in err:
+                out.unexpected.append(f"trial {i} (start-up): {err[-300:]}")
+        else:
+            out.trials += 1
             out.worst_latency_s = max(out.worst_latency_s, latency)
+            if proc.returncode == expected and "checkpoint" in err:
+                out.clean_exits += 1
+            else:
+                out.unexpected.append(f"trial {i}: {signal.Signals(sig).name} -> exit {proc.returncode}: {err[-300:]}")
     out.identical = _finish_and_compare(workdir, preset, sets, "signalled")
     return out
 

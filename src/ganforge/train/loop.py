@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ..errors import TrainingError, TrainingInterrupted
 from .ema import ema_decay, update_ema
 from .rundir import RunDir, say
+from . import dist as distributed
 from .state import TrainState
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -107,18 +108,22 @@ def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     """One step: loss.n_critic discriminator updates, one generator update, the EMA update. Every
     loss and gradient is checked before its optimiser step (NonFiniteStep). Does not advance st.step."""
     cfg, G, D, dev = st.cfg, st.G, st.D, st.device
+    G_train, D_train = st.G_train or G, st.D_train or D
     objective, penalty, n_classes = st.objective, st.penalty, st.num_classes
     # ---- discriminator: n_critic updates ------------------------------------------
+    # every rank draws the global batch, noise and labels and keeps its shard (see train/dist.py)
     D.requires_grad_(True)
     for _ in range(cfg.loss.n_critic):
         real, y = st.sampler.next()
-        real = real.to(dev, non_blocking=True)
-        y = y.to(dev, non_blocking=True) if (y is not None and n_classes > 0) else None
+        global_batch = real.shape[0]
+        shard = st.dist.shard(global_batch)
+        real = real[shard].to(dev, non_blocking=True)
+        y = y[shard].to(dev, non_blocking=True) if (y is not None and n_classes > 0) else None
         batch = real.shape[0]
-        z = torch.randn(batch, cfg.model.z_dim, device=dev)
+        z = torch.randn(global_batch, cfg.model.z_dim, device=dev)[shard]
         with torch.no_grad():
             fake = G(z, y)
-        real_logits, fake_logits = D(real, y), D(fake, y)
+        real_logits, fake_logits = D_train(real, y), D_train(fake, y)
         d_loss = objective.d_loss(real_logits, fake_logits)
         if penalty.term is not None:
             d_loss = d_loss + penalty.term(D, real, fake, y, cfg.loss)
@@ -131,9 +136,9 @@ def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
 
     # ---- generator: one update through a frozen D ---------------------------------
     D.requires_grad_(False)
-    y_g = torch.randint(n_classes, (batch,), device=dev) if n_classes > 0 else None
-    z = torch.randn(batch, cfg.model.z_dim, device=dev)
-    g_loss = objective.g_loss(D(G(z, y_g), y_g))
+    y_g = torch.randint(n_classes, (global_batch,), device=dev)[shard] if n_classes > 0 else None
+    z = torch.randn(global_batch, cfg.model.z_dim, device=dev)[shard]
+    g_loss = objective.g_loss(D(G_train(z, y_g), y_g))
     st.opt_G.zero_grad(set_to_none=True)
     g_loss.backward()
     check_step(g_loss, G, "generator", st)
@@ -150,7 +155,7 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
 
     sums = torch.zeros(4, device=dev)  # d_loss, g_loss, D(x), D(G(z)) since the last log line
     count, t_last, rollbacks = 0, time.perf_counter(), 0
-    bar = tqdm(total=t.steps, initial=st.step, disable=not t.progress, desc=cfg.name, unit="step",
+    bar = tqdm(total=t.steps, initial=st.step, disable=not (t.progress and st.dist.main), desc=cfg.name, unit="step",
                dynamic_ncols=True, mininterval=0.2 if sys.stderr.isatty() else 10.0)
     try:
         with catch_signals() as stop:
@@ -198,7 +203,8 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
                     rec = run.evaluate(st)
                     shown = {k: v for k, v in rec.items() if isinstance(v, float)}
                     bar.write(f"step {st.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()), file=sys.stderr)
-                if stop.signum is not None:
+                if distributed.any_true(stop.signum is not None, st.dist, dev):  # every rank stops together
+                    stop.signum = stop.signum or signal.SIGTERM
                     name = signal.Signals(stop.signum).name
                     saved = ""
                     if run is not None:

@@ -13,6 +13,7 @@ from torch import nn
 
 from .. import checkpoint
 from ..config import SECTIONS, Config, apply_overrides, resolve
+from . import dist as distributed
 from ..data.source import LoaderSource, Source, TensorSource
 from ..errors import CheckpointError, ConfigError
 from ..sample import Generator
@@ -114,6 +115,14 @@ def train(config: Config | str | None = None, overrides: list[str] | None = None
             st.load_state_dict(tree)
         except (KeyError, RuntimeError, ValueError) as e:
             raise CheckpointError(f"checkpoint '{ckpt_path}' does not fit this run's networks: {e}") from None
+    distributed.barrier(st.dist)  # every rank has read the run directory before rank 0 changes it
+    if not st.dist.main:  # torchrun ranks > 0 train without writing anything
+        result = Run(cfg, st, run.path)
+        try:
+            train_loop(st, None, result.history)
+        finally:
+            distributed.shutdown(st.dist)
+        return result
     run.lock()  # from here on this process writes into the run directory; a second one is refused
     try:
         if tree is not None:
@@ -131,6 +140,7 @@ def train(config: Config | str | None = None, overrides: list[str] | None = None
         train_loop(st, run, result.history)
     finally:
         run.close()
+        distributed.shutdown(st.dist)
     return result
 
 

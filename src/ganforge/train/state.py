@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -14,6 +14,8 @@ from ..errors import ConfigError, DataError
 from ..losses import Objective, Penalty
 from ..nets.adapt import adapt_discriminator, adapt_generator
 from ..registries import NETWORKS, OBJECTIVES, PENALTIES
+from . import dist as distributed
+from .dist import Dist
 
 if TYPE_CHECKING:
     from ..sample import Generator
@@ -53,6 +55,9 @@ class TrainState:
     custom: bool = False
     step: int = 0
     eval_reference: Any = None  # the reference set of train.eval_every, loaded at the first evaluation
+    dist: Dist = field(default_factory=Dist)  # this process's place under torchrun
+    G_train: nn.Module | None = None  # G, or DDP(G) under torchrun: what the generator update calls
+    D_train: nn.Module | None = None  # D, or DDP(D): what the discriminator update calls
 
     def state_dict(self) -> dict[str, Any]:
         """The complete training state as a nested dict of tensors and JSON values."""
@@ -132,7 +137,11 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
                 D: nn.Module | None = None, d_output: str = "auto") -> TrainState:
     """Seed, load data, build (or adapt) the networks and optimisers; check shapes on a probe batch."""
     torch.manual_seed(cfg.train.seed)
-    device = resolve_device(cfg.train.device)
+    d = distributed.from_env()
+    distributed.check_batch(d, cfg.data.batch_size)
+    if d.enabled and cfg.train.on_nonfinite == "rollback":
+        raise ConfigError("train.on_nonfinite=rollback is not available under torchrun; use stop and --resume")
+    device = distributed.setup(d, resolve_device(cfg.train.device))
     source = source if source is not None else load_source(cfg.data.name, cfg.data)
     num_classes = resolve_classes(cfg, source)
     custom = G is not None or D is not None
@@ -145,6 +154,10 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
                                             generator_output(cfg, source.kind))
     G, D = G.to(device), D.to(device)
     check_shapes(G, D, cfg.model.z_dim, source, num_classes, device)
+    if cfg.train.sync_batchnorm and d.enabled:
+        if device.type != "cuda":
+            raise ConfigError("train.sync_batchnorm needs CUDA devices (NCCL); on CPU keep it false")
+        G, D = (nn.SyncBatchNorm.convert_sync_batchnorm(m) for m in (G, D))
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     penalty_name = cfg.loss.penalty
     objective = OBJECTIVES.get(cfg.loss.name)
@@ -153,7 +166,8 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
                       make_optimizer(cfg, G.parameters(), cfg.optim.lr_g),
                       make_optimizer(cfg, D.parameters(), cfg.optim.lr_d),
                       source.sampler(cfg.data.batch_size, cfg.train.seed), objective, penalty,
-                      device, num_classes, custom)
+                      device, num_classes, custom, dist=d, G_train=distributed.wrap(G, d, device),
+                      D_train=distributed.wrap(D, d, device))
 
 
 @torch.no_grad()
