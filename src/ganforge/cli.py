@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", default=None, metavar="auto|PATH",
                    help="auto: continue from the newest valid checkpoint in the run directory (or start "
                         "fresh if none); PATH: continue from that checkpoint")
+    t.add_argument("--device", default=None, help="cpu | cuda | cuda:N | mps (same as --set train.device=...)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -82,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_train(a: argparse.Namespace) -> int:
     from .train.run import train
 
-    overrides = a.overrides + (["train.progress=false"] if a.no_progress else [])
+    overrides = a.overrides + (["train.progress=false"] if a.no_progress else []) + \
+        ([f"train.device={a.device}"] if a.device else [])
     # without a preset, a resumed run keeps the checkpoint's own config; a new run uses the default preset
     config = a.config if (a.config is not None or a.resume is not None) else DEFAULT_PRESET
     cfg = resolve(config or DEFAULT_PRESET, overrides)

@@ -117,6 +117,12 @@ class TrainConfig:
     """Show a progress bar on stderr."""
     tensorboard: bool = False
     """Also write TensorBoard scalars and sample images to RUN/tensorboard (needs the tensorboard extra)."""
+    precision: str = "fp32"
+    """fp32 | bf16 (autocast, CPU and GPU) | fp16 (autocast with one gradient scaler per optimiser; GPU)."""
+    compile: bool = False
+    """torch.compile the forward passes of G and D (gradient penalties stay outside compiled code)."""
+    channels_last: bool = False
+    """Convolutional networks and image batches in channels-last memory layout (faster on many GPUs)."""
     sync_batchnorm: bool = False
     """Under torchrun on GPUs: batch-norm statistics over the global batch (SyncBatchNorm) instead of each shard."""
     on_nonfinite: str = "stop"
@@ -345,6 +351,13 @@ def validate(cfg: Config) -> None:
     _check(0 <= t.seed < 2**32, "train.seed", t.seed, "must be in [0, 2^32)")
     _check(bool(re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", t.device)), "train.device", t.device,
            "auto | cpu | cuda | cuda:N | mps")
+    _check(t.precision in ("fp32", "bf16", "fp16"), "train.precision", t.precision, "fp32 | bf16 | fp16")
+    effective_penalty = l.penalty
+    if l.penalty == "default" and l.name in registries.OBJECTIVES:
+        effective_penalty = registries.OBJECTIVES.get(l.name).default_penalty
+    if t.precision == "fp16" and effective_penalty in ("gp", "r1"):
+        raise ConfigError("config key 'train.precision': fp16 with a gradient penalty (loss.penalty=gp/r1) is not "
+                          "supported (the penalty's double backward would need its own loss scaling); use bf16")
     _check(t.on_nonfinite in ("stop", "rollback"), "train.on_nonfinite", t.on_nonfinite, "stop | rollback")
     _check(0.0 < t.rollback_lr_factor < 1.0, "train.rollback_lr_factor", t.rollback_lr_factor, "must be in (0, 1)")
     _check(t.max_rollbacks >= 0, "train.max_rollbacks", t.max_rollbacks, "must be >= 0")

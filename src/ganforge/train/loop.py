@@ -104,11 +104,29 @@ def score(logits: torch.Tensor, probabilistic: bool) -> torch.Tensor:
     return torch.sigmoid(logits).mean() if probabilistic else logits.mean()
 
 
+def update(loss: torch.Tensor, net: nn.Module, opt: torch.optim.Optimizer, scaler: Any, which: str,
+           st: TrainState) -> None:
+    """Backward and optimiser step, after the finite checks. With fp16 the scaler owns gradient overflow
+    (it skips the step and lowers the scale, as designed); a non-finite loss still stops the run."""
+    opt.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        check_step(loss, net, which, st)
+        opt.step()
+        return
+    scaler.scale(loss).backward()
+    if not bool(torch.isfinite(loss)):
+        raise NonFiniteStep(f"non-finite {which} loss ({float(loss.detach())}) at step {st.step + 1}", st.step + 1)
+    scaler.step(opt)
+    scaler.update()
+
+
 def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """One step: loss.n_critic discriminator updates, one generator update, the EMA update. Every
     loss and gradient is checked before its optimiser step (NonFiniteStep). Does not advance st.step."""
     cfg, G, D, dev = st.cfg, st.G, st.D, st.device
-    G_train, D_train = st.G_train or G, st.D_train or D
+    G_train = st.G_train if st.G_train is not None else G
+    D_train = st.D_train if st.D_train is not None else D
     objective, penalty, n_classes = st.objective, st.penalty, st.num_classes
     # ---- discriminator: n_critic updates ------------------------------------------
     # every rank draws the global batch, noise and labels and keeps its shard (see train/dist.py)
@@ -120,17 +138,17 @@ def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
         real = real[shard].to(dev, non_blocking=True)
         y = y[shard].to(dev, non_blocking=True) if (y is not None and n_classes > 0) else None
         batch = real.shape[0]
+        if cfg.train.channels_last and real.dim() == 4:
+            real = real.contiguous(memory_format=torch.channels_last)
         z = torch.randn(global_batch, cfg.model.z_dim, device=dev)[shard]
-        with torch.no_grad():
-            fake = G(z, y)
-        real_logits, fake_logits = D_train(real, y), D_train(fake, y)
-        d_loss = objective.d_loss(real_logits, fake_logits)
-        if penalty.term is not None:
-            d_loss = d_loss + penalty.term(D, real, fake, y, cfg.loss)
-        st.opt_D.zero_grad(set_to_none=True)
-        d_loss.backward()
-        check_step(d_loss, D, "discriminator", st)
-        st.opt_D.step()
+        with st.autocast():
+            with torch.no_grad():
+                fake = G(z, y)
+            real_logits, fake_logits = D_train(real, y).float(), D_train(fake, y).float()
+            d_loss = objective.d_loss(real_logits, fake_logits)
+        if penalty.term is not None:  # in full precision, outside compiled and autocast regions
+            d_loss = d_loss + penalty.term(D, real, fake.float(), y, cfg.loss)
+        update(d_loss, D, st.opt_D, st.scaler_D, "discriminator", st)
         if penalty.after_step is not None:
             penalty.after_step(D, cfg.loss)
 
@@ -138,11 +156,9 @@ def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     D.requires_grad_(False)
     y_g = torch.randint(n_classes, (global_batch,), device=dev)[shard] if n_classes > 0 else None
     z = torch.randn(global_batch, cfg.model.z_dim, device=dev)[shard]
-    g_loss = objective.g_loss(D(G_train(z, y_g), y_g))
-    st.opt_G.zero_grad(set_to_none=True)
-    g_loss.backward()
-    check_step(g_loss, G, "generator", st)
-    st.opt_G.step()
+    with st.autocast():
+        g_loss = objective.g_loss(D(G_train(z, y_g), y_g).float())
+    update(g_loss, G, st.opt_G, st.scaler_G, "generator", st)
     update_ema(st.G_ema, G, ema_decay(cfg.train.ema, st.step))
     return d_loss, g_loss, real_logits, fake_logits, batch
 

@@ -1,6 +1,7 @@
 """Everything a run needs, built from a config and a data source, and its checkpoint form."""
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -56,8 +57,17 @@ class TrainState:
     step: int = 0
     eval_reference: Any = None  # the reference set of train.eval_every, loaded at the first evaluation
     dist: Dist = field(default_factory=Dist)  # this process's place under torchrun
-    G_train: nn.Module | None = None  # G, or DDP(G) under torchrun: what the generator update calls
-    D_train: nn.Module | None = None  # D, or DDP(D): what the discriminator update calls
+    G_train: nn.Module | None = None  # G, or DDP(G) / compiled: what the generator update calls
+    D_train: nn.Module | None = None  # D, or DDP(D) / compiled: what the discriminator update calls
+    scaler_G: Any = None  # torch.amp.GradScaler per optimiser with train.precision=fp16
+    scaler_D: Any = None
+
+    def autocast(self) -> Any:
+        """The autocast context of train.precision (a no-op for fp32)."""
+        p = self.cfg.train.precision
+        if p == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16 if p == "bf16" else torch.float16)
 
     def state_dict(self) -> dict[str, Any]:
         """The complete training state as a nested dict of tensors and JSON values."""
@@ -67,6 +77,8 @@ class TrainState:
             "step": self.step, "sampler": self.sampler.state_dict(),
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
+            **({"scaler_G": self.scaler_G.state_dict(), "scaler_D": self.scaler_D.state_dict()}
+               if self.scaler_G is not None else {}),
             "config": self.cfg.to_dict(), "data": self.source.info(),
         }
 
@@ -78,6 +90,9 @@ class TrainState:
         self.opt_G.load_state_dict(tree["opt_G"])
         self.opt_D.load_state_dict(tree["opt_D"])
         self.sampler.load_state_dict(tree["sampler"])
+        if self.scaler_G is not None and "scaler_G" in tree:
+            self.scaler_G.load_state_dict(tree["scaler_G"])
+            self.scaler_D.load_state_dict(tree["scaler_D"])
         self.step = int(tree["step"])
         torch.set_rng_state(tree["rng"]["torch"])
         if tree["rng"]["cuda"] and self.device.type == "cuda":
@@ -162,12 +177,18 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
     penalty_name = cfg.loss.penalty
     objective = OBJECTIVES.get(cfg.loss.name)
     penalty = PENALTIES.get(objective.default_penalty if penalty_name == "default" else penalty_name)
+    if cfg.train.channels_last:
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    G_train, D_train = distributed.wrap(G, d, device), distributed.wrap(D, d, device)
+    if cfg.train.compile:
+        G_train, D_train = torch.compile(G_train), torch.compile(D_train)
+    scalers = [torch.amp.GradScaler(device.type) for _ in range(2)] if cfg.train.precision == "fp16" else [None, None]
     return TrainState(cfg, source, G, D, G_ema,
                       make_optimizer(cfg, G.parameters(), cfg.optim.lr_g),
                       make_optimizer(cfg, D.parameters(), cfg.optim.lr_d),
                       source.sampler(cfg.data.batch_size, cfg.train.seed), objective, penalty,
-                      device, num_classes, custom, dist=d, G_train=distributed.wrap(G, d, device),
-                      D_train=distributed.wrap(D, d, device))
+                      device, num_classes, custom, dist=d, G_train=G_train, D_train=D_train,
+                      scaler_G=scalers[0], scaler_D=scalers[1])
 
 
 @torch.no_grad()
