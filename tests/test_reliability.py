@@ -139,9 +139,9 @@ def test_full_disk_on_a_real_small_filesystem_or_injected(tmp_path):
 def test_sigterm_before_training_leaves_a_resumable_directory(tmp_path, cli_env):
     """SIGTERM while the data and networks are being built: exit 143, and --resume auto starts cleanly."""
     proc = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "mnist-dcgan", "--run-dir", "r",
-                             "--set", "train.steps=30", "--no-progress"], cwd=tmp_path, env=cli_env,
+                             "--set", "train.steps=300", "--no-progress"], cwd=tmp_path, env=cli_env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)  # past the imports, inside data loading / network building
+    time.sleep(2.5)  # past the imports, inside data loading / network building (or early in training)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode in (143, -signal.SIGTERM), err
