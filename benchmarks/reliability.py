@@ -55,14 +55,15 @@ def main() -> None:
         add(f"1. kill -9 at random steps, --resume auto: {name}", f"{identical} of {chains} runs bit-identical",
             f"({kills} kills in all; no data-loader worker processes exist to kill)")
     # 2. signals
-    res = reliability.signal_trials(work / "signals", "ring8-r1", TOY + ["train.steps=400"], trials=4 if q else 12)
+    res = reliability.signal_trials(work / "signals", "ring8-r1", TOY + ["train.steps=2000"], trials=4 if q else 12)
     add("2. SIGTERM/SIGINT while training", f"{res.clean_exits}/{res.trials} saved and exited 143/130",
         f"worst latency {res.worst_latency_s:.2f} s; {res.startup_trials} more during start-up; final state "
         f"bit-identical: {res.identical}; unexpected: {len(res.unexpected)}")
     # 3. kill -9 during saves
     res3 = reliability.kill_during_save_trials(work / "saves", trials=10 if q else 50)
     add("3. kill -9 during checkpoint writes", f"{res3.newest_loadable}/{res3.trials} newest checkpoint loads",
-        f"partial files taken as valid: {res3.partial_taken}; temp files left (ignored): {res3.temp_left}")
+        f"partial files taken as valid: {res3.partial_taken}; {res3.temp_left} temp files left by the kills "
+        f"(never read; removed when the run next starts)")
     # 4. disk full
     res4 = reliability.disk_full_trial(work, TOY)
     add("4. disk full", f"error names file and cause: {res4['names_path'] and res4['names_cause']}",

@@ -39,6 +39,11 @@ def test_kill_9_during_checkpoint_writes(tmp_path):
     res = reliability.kill_during_save_trials(tmp_path, trials=6, seed=0)
     assert res.newest_loadable == res.trials == 6
     assert res.partial_taken == 0  # a half-written file is never listed as a checkpoint
+    run = RunDir(tmp_path / "saves")  # a kill mid-write leaves a temp file; the run's next start removes them
+    (run.ckpt_dir / ".step_00000099.safetensors.tmp-12345").write_bytes(b"partial")
+    run.start("name: x\n", 1)
+    assert not [p for p in run.ckpt_dir.iterdir() if ".tmp-" in p.name]
+    assert run.checkpoints()  # the complete checkpoints are still there
 
 
 def test_truncations_and_bit_flips_all_detected(tmp_path):

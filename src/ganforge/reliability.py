@@ -208,7 +208,7 @@ class SaveKillResult:
     trials: int = 0
     newest_loadable: int = 0      # after the kill, newest_valid() returned a checkpoint
     partial_taken: int = 0        # a file that fails verification was listed as a checkpoint
-    temp_left: int = 0            # temp files left behind by the kill (ignored by loading, never resumed)
+    temp_left: int = 0            # temp files left by the kills (never read; a run's next start removes them)
 
 
 def kill_during_save_trials(workdir: Path, trials: int, seed: int = 0) -> SaveKillResult:
@@ -233,7 +233,7 @@ def kill_during_save_trials(workdir: Path, trials: int, seed: int = 0) -> SaveKi
                 checkpoint.load(p)
             except CheckpointError:
                 out.partial_taken += 1
-        out.temp_left += sum(1 for p in run.ckpt_dir.iterdir() if ".tmp-" in p.name)
+    out.temp_left = sum(1 for p in run.ckpt_dir.iterdir() if ".tmp-" in p.name)
     return out
 
 

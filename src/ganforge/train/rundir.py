@@ -23,6 +23,7 @@ from ..report import gif_of, loss_plot_png, picture, side_by_side_png
 from .state import TrainState
 
 LOCK_NAME = ".lock"
+TMP_RE = re.compile(r"^\..+\.tmp-\d+$")  # checkpoint.atomic_write's temporary names
 CKPT_RE = re.compile(r"^step_(\d+)\.safetensors$")
 
 
@@ -148,6 +149,11 @@ class RunDir:
         """Create the layout, write the resolved config, and cut the log back to the resumed step."""
         for d in (self.path, self.ckpt_dir, self.samples_dir):
             d.mkdir(parents=True, exist_ok=True)
+        stale = [p for d in (self.path, self.ckpt_dir, self.samples_dir) for p in d.iterdir() if TMP_RE.match(p.name)]
+        for p in stale:  # temp files of writes cut short by a kill (we hold the lock: nobody else is writing)
+            p.unlink(missing_ok=True)
+        if stale:
+            say(f"removed {len(stale)} temporary file(s) left by an interrupted write")
         checkpoint.atomic_write(self.path / "config.yaml", config_yaml.encode())
         self.cut_back(resumed_step)
 
