@@ -67,9 +67,16 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _default_sigint() -> None:
+    # a shell's background jobs (`cmd &`, nohup) start with SIGINT ignored, and children inherit that;
+    # the trials send SIGINT on purpose, so the training process starts with the default action
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(args: list[str], cwd: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "ganforge", *args], cwd=cwd, env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def _final_state(run_dir: Path) -> dict[str, Any]:
