@@ -119,10 +119,12 @@ class TrainConfig:
     """Also write TensorBoard scalars and sample images to RUN/tensorboard (needs the tensorboard extra)."""
     precision: str = "fp32"
     """fp32 | bf16 (autocast, CPU and GPU) | fp16 (autocast with one gradient scaler per optimiser; GPU)."""
+    reuse_fake: bool = True
+    """With loss.n_critic=1 the generator update reuses the discriminator step's fake batch and labels (one G forward per step, as the PyTorch DCGAN tutorial does); false draws fresh noise for it."""
     compile: bool = False
     """torch.compile the forward passes of G and D (gradient penalties stay outside compiled code)."""
-    channels_last: bool = False
-    """Convolutional networks and image batches in channels-last memory layout (faster on many GPUs)."""
+    channels_last: bool = True
+    """ganforge's own networks and image batches in channels-last memory layout (oneDNN on CPU and tensor cores on GPU are faster with it); custom modules are left as passed."""
     sync_batchnorm: bool = False
     """Under torchrun on GPUs: batch-norm statistics over the global batch (SyncBatchNorm) instead of each shard."""
     on_nonfinite: str = "stop"

@@ -13,7 +13,8 @@ def ema_decay(target: float, step: int) -> float:
 @torch.no_grad()
 def update_ema(G_ema: nn.Module, G: nn.Module, decay: float) -> None:
     """G_ema <- decay * G_ema + (1 - decay) * G for parameters; buffers (BN statistics) are copied."""
-    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-        p_ema.lerp_(p, 1.0 - decay)
+    params = list(G_ema.parameters())
+    if params:
+        torch._foreach_lerp_(params, list(G.parameters()), 1.0 - decay)
     for b_ema, b in zip(G_ema.buffers(), G.buffers()):
         b_ema.copy_(b)

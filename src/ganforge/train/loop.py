@@ -63,8 +63,13 @@ class NonFiniteStep(TrainingError):
 
 
 def check_step(loss: torch.Tensor, net: nn.Module, which: str, st: TrainState) -> None:
-    """Before an optimiser step: the loss and every gradient of net must be finite (one host sync)."""
+    """Before an optimiser step: the loss and every gradient of net must be finite (one host sync).
+    Fast path: one multi-tensor norm over all gradients (a NaN or Inf anywhere makes the sum non-finite);
+    only if that fails are the tensors checked one by one, which also clears a sum that merely overflowed."""
     grads = [(n, p.grad) for n, p in net.named_parameters() if p.grad is not None]
+    norms = torch._foreach_norm([g for _, g in grads]) if grads else []
+    if bool(torch.isfinite(torch.stack([loss.detach().float().sum()] + [v.float() for v in norms]).sum())):
+        return
     flags = torch.stack([torch.isfinite(loss).all()] + [torch.isfinite(g).all() for _, g in grads])
     if bool(flags.all()):
         return
@@ -131,6 +136,7 @@ def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     # ---- discriminator: n_critic updates ------------------------------------------
     # every rank draws the global batch, noise and labels and keeps its shard (see train/dist.py)
     D.requires_grad_(True)
+    reuse = cfg.train.reuse_fake and cfg.loss.n_critic == 1
     for _ in range(cfg.loss.n_critic):
         real, y = st.sampler.next()
         global_batch = real.shape[0]
@@ -138,12 +144,16 @@ def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
         real = real[shard].to(dev, non_blocking=True)
         y = y[shard].to(dev, non_blocking=True) if (y is not None and n_classes > 0) else None
         batch = real.shape[0]
-        if cfg.train.channels_last and real.dim() == 4:
+        if st.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
         z = torch.randn(global_batch, cfg.model.z_dim, device=dev)[shard]
         with st.autocast():
-            with torch.no_grad():
-                fake = G(z, y)
+            if reuse:  # G's graph is kept for the generator update below
+                fake_g = G_train(z, y)
+                fake = fake_g.detach()
+            else:
+                with torch.no_grad():
+                    fake = G(z, y)
             real_logits, fake_logits = D_train(real, y).float(), D_train(fake, y).float()
             d_loss = objective.d_loss(real_logits, fake_logits)
         if penalty.term is not None:  # in full precision, outside compiled and autocast regions
@@ -154,10 +164,15 @@ def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
 
     # ---- generator: one update through a frozen D ---------------------------------
     D.requires_grad_(False)
-    y_g = torch.randint(n_classes, (global_batch,), device=dev)[shard] if n_classes > 0 else None
-    z = torch.randn(global_batch, cfg.model.z_dim, device=dev)[shard]
+    if reuse:  # the fake batch the discriminator just saw, with its labels
+        y_g = y
+    else:  # fresh noise and labels
+        y_g = torch.randint(n_classes, (global_batch,), device=dev)[shard] if n_classes > 0 else None
+        z = torch.randn(global_batch, cfg.model.z_dim, device=dev)[shard]
+        with st.autocast():
+            fake_g = G_train(z, y_g)
     with st.autocast():
-        g_loss = objective.g_loss(D(G_train(z, y_g), y_g).float())
+        g_loss = objective.g_loss(D(fake_g, y_g).float())
     update(g_loss, G, st.opt_G, st.scaler_G, "generator", st)
     update_ema(st.G_ema, G, ema_decay(cfg.train.ema, st.step))
     return d_loss, g_loss, real_logits, fake_logits, batch
