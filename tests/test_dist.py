@@ -1,6 +1,7 @@
 """torchrun with 2 CPU processes (gloo): identical parameters on every rank, exact resume, and the same
 result as one process with the same global batch (a network without batch norm)."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,20 +12,24 @@ import torch
 import ganforge
 from ganforge import checkpoint
 from ganforge.errors import ConfigError
+from ganforge.train.rundir import read_jsonl
 
 WORKER = Path(__file__).with_name("dist_worker.py")
 SETS = ["model.g_hidden=[32,32]", "model.d_hidden=[32,32]", "data.batch_size=64", "train.log_every=10",
-        "train.ckpt_every=10", "train.sample_every=1000", "train.progress=false"]
+        "train.ckpt_every=10", "train.sample_every=1000", "train.progress=false", "train.eval_every=20",
+        "train.eval_n=500", "train.eval_metrics=fid,pr"]
 
 
-def torchrun(tmp_path, name, resume, *overrides, nproc=2):
+def torchrun(tmp_path, name, resume, *overrides, nproc=2, env_extra=None, check=True):
     out = tmp_path / f"out-{name}"
     out.mkdir(exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", **(env_extra or {}))
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src") + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--standalone",
            str(WORKER), str(out), str(tmp_path / name), resume, *SETS, *overrides]
     r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    if not check:
+        return None, r
     assert r.returncode == 0, r.stderr[-3000:]
     return [checkpoint.load(out / f"rank{i}.safetensors") for i in range(nproc)], r
 
@@ -44,6 +49,16 @@ def test_two_processes_match_one_and_resume_exactly(tmp_path):
     print("max |G(1 process) - G(2 processes)|:", max(diffs))
     assert max(diffs) < 1e-4  # measured 2.5e-7 after 40 steps
 
+    # evaluation: each rank extracted the features of half the generated samples, and the metrics match
+    # the single process's
+    assert rank1["feature_rows"] == [250, 250]  # 2 evaluations, 500 samples, 2 ranks
+    assert rank0["feature_rows"][:2] == [250, 500]  # its half, then the 500 reference samples (once)
+    two, one = (read_jsonl(p / "metrics.jsonl") for p in (tmp_path / "ddp", tmp_path / "single"))
+    assert [r["step"] for r in two] == [r["step"] for r in one] == [20, 40]
+    for a, b in zip(two, one):
+        for k in ("fid", "precision", "recall"):
+            assert a[k] == pytest.approx(b[k], rel=1e-3, abs=1e-4), (k, a[k], b[k])
+
     # interrupted at step 20 and resumed under torchrun: bit-identical to the uninterrupted 2-process run
     torchrun(tmp_path, "cut", "-", "train.steps=20")
     (resumed0, _), _ = torchrun(tmp_path, "cut", "auto", "train.steps=40")
@@ -57,3 +72,16 @@ def test_global_batch_must_divide_over_processes(monkeypatch):
     monkeypatch.setenv("RANK", "0")
     with pytest.raises(ConfigError, match="data.batch_size=64 is the global batch .* multiple of 3"):
         ganforge.train("ring8-r1", SETS + ["train.steps=5"], run_dir=None)
+
+
+def test_nan_on_one_rank_stops_every_rank(tmp_path):
+    """A NaN on rank 1 only (its discriminator's 44th call: step 11 with the R1 penalty's extra call)
+    reaches every rank through DDP's gradient average, since the loss is checked after the backward:
+    both ranks stop at the same step, nothing hangs, and the last good checkpoint is untouched."""
+    _, r = torchrun(tmp_path, "nan", "-", "train.steps=40", env_extra={"NAN_AT": "1:44"}, check=False)
+    assert r.returncode != 0
+    steps = {rank: re.findall(rf"\[rank{rank}\]: ganforge.errors.TrainingError: non-finite .* at step (\d+)", r.stderr)
+             for rank in (0, 1)}
+    assert steps[0] == steps[1] == ["11"], (steps, r.stderr[-3000:])
+    ckpts = sorted(p.name for p in (tmp_path / "nan" / "checkpoints").glob("*.safetensors"))
+    assert ckpts == ["step_00000010.safetensors"]

@@ -157,9 +157,10 @@ def _check_compatible(fake: SampleSet, real: SampleSet) -> None:
 
 
 def measure(fake: SampleSet, real: SampleSet, metrics: dict[str, Metric], features: str, seed: int = 0,
-            progress: bool = True, use_cache: bool = True, extra: dict[str, Any] | None = None
-            ) -> list[dict[str, Any]]:
-    """Compute each metric of fake against real; one result dict per metric, each with its protocol."""
+            progress: bool = True, use_cache: bool = True, extra: dict[str, Any] | None = None,
+            fake_features: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
+    """Compute each metric of fake against real; one result dict per metric, each with its protocol.
+    fake_features: features of fake already extracted, by extractor name (e.g. gathered from all ranks)."""
     _check_compatible(fake, real)
     base = {"generated": fake.name, "n_generated": len(fake.data), "reference": real.name,
             "reference_split": real.split, "n_reference": len(real.data), "seed": seed,
@@ -169,7 +170,9 @@ def measure(fake: SampleSet, real: SampleSet, metrics: dict[str, Metric], featur
     def feats(which: str, ex: Extractor) -> np.ndarray:
         key = f"{which}:{ex.name}"
         if key not in cache:
-            if which == "fake":
+            if which == "fake" and fake_features and ex.name in fake_features:
+                cache[key] = fake_features[ex.name]
+            elif which == "fake":
                 cache[key] = ex(fake.data, what=f"generated {fake.name}", progress=progress)
             else:
                 cache[key], cache["from_cache"] = reference_features(real, ex, progress, use_cache)
@@ -274,12 +277,27 @@ def evaluate_samples(gen: Any, ms: dict[str, Metric], ex_name: str, n: int, seed
                      extra: dict[str, Any] | None = None, real_set: SampleSet | None = None) -> list[dict[str, Any]]:
     """Sample n from a Generator (classes balanced for conditional ones) and measure against ref_spec
     (or against real_set when given)."""
-    if n < 2:
-        raise ConfigError(f"need at least 2 generated samples, got n={n}")
-    fake = gen.decode(gen.sample(n, seed=seed, y=gen.labels(n)))
-    fake_set = SampleSet(f"generator step {gen.step}", fake, gen.data_info["kind"])
+    fake_set = generated_set(gen, n, seed)
     real_set = real_set or reference_set(ref_spec, split, fake_set.kind, n_ref or n, cfg)
     return measure(fake_set, real_set, ms, ex_name, seed, progress, use_cache, extra)
+
+
+def generated_set(gen: Any, n: int, seed: int) -> SampleSet:
+    """n samples of a Generator (classes balanced for conditional ones), decoded to uint8 images or points."""
+    if n < 2:
+        raise ConfigError(f"need at least 2 generated samples, got n={n}")
+    return SampleSet(f"generator step {gen.step}", gen.decode(gen.sample(n, seed=seed, y=gen.labels(n))),
+                     gen.data_info["kind"])
+
+
+def shard_features(ex: Extractor, data: np.ndarray, d: Any, what: str) -> np.ndarray:
+    """Features of data with its rows split over the torchrun ranks, gathered in row order on every rank."""
+    import torch.distributed as td
+
+    rows = np.array_split(np.arange(len(data)), d.world)[d.rank]
+    parts: list[Any] = [None] * d.world
+    td.all_gather_object(parts, ex(data[rows], what=f"{what}, rank {d.rank}", progress=False))
+    return np.concatenate(parts)
 
 
 def reference_set(ref_spec: str, split: str, kind: str, n: int, cfg: Config) -> SampleSet:
@@ -303,9 +321,18 @@ def training_extractor(name: str, kind: str, shape: tuple[int, ...]) -> str:
 
 def evaluate_state(st: Any) -> list[dict[str, Any]]:
     """The evaluation of a training state (train.eval_*), on its G_ema, without progress bars."""
-    t, src = st.cfg.train, st.source
+    t, src, d = st.cfg.train, st.source, st.dist
     ms = resolve_metrics([x.strip() for x in t.eval_metrics.split(",") if x.strip()], src.kind)
     ex = training_extractor(t.eval_features, src.kind, tuple(src.shape))
+    fake_features = None
+    if d.enabled:  # every rank calls this: each extracts the features of its share of the samples
+        from .train.dist import broadcast_module
+        broadcast_module(st.G_ema, d)  # BN statistics are per shard; rank 0's are the ones checkpointed
+        fake = generated_set(st.generator(), t.eval_n, 0)
+        if any(m.needs == "features" for m in ms.values()):
+            fake_features = {ex: shard_features(get_extractor(ex), fake.data, d, fake.name)}
+        if not d.main:
+            return []
     real = st.eval_reference  # loaded once per run
     if real is None:
         if parse_name(st.cfg.data.name)[0] in DATASETS:
@@ -314,8 +341,10 @@ def evaluate_state(st: Any) -> list[dict[str, Any]]:
         else:  # data handed to ganforge.fit() in memory: the reference is the training data itself
             real = SampleSet(src.name, src.reference(t.eval_n), src.kind, src, "train")
         st.eval_reference = real
-    return evaluate_samples(st.generator(), ms, ex, t.eval_n, 0, real.name, real.split or "", st.cfg,
-                            progress=False, real_set=real)
+    if fake_features is None:
+        return evaluate_samples(st.generator(), ms, ex, t.eval_n, 0, real.name, real.split or "", st.cfg,
+                                progress=False, real_set=real)
+    return measure(fake, real, ms, ex, 0, False, fake_features=fake_features)
 
 
 def better(name: str) -> Callable[[float, float], bool]:

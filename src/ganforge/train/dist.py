@@ -92,6 +92,13 @@ def any_true(flag: bool, d: Dist, device: torch.device) -> bool:
     return bool(t.item())
 
 
+def broadcast_module(net: nn.Module, d: Dist) -> None:
+    """Copy rank 0's parameters and buffers of net into every rank's net."""
+    if d.enabled:
+        for t in list(net.parameters()) + list(net.buffers()):
+            td.broadcast(t.data, 0)
+
+
 def barrier(d: Dist) -> None:
     if d.enabled:
         td.barrier()

@@ -19,6 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..errors import TrainingError, TrainingInterrupted
+from ..evaluate import evaluate_state
 from .ema import ema_decay, update_ema
 from .rundir import RunDir, say
 from . import dist as distributed
@@ -81,9 +82,11 @@ def check_step(loss: torch.Tensor, net: nn.Module, which: str, st: TrainState) -
     raise NonFiniteStep(f"non-finite {what} at step {st.step + 1}", st.step + 1)
 
 
-def _stopped(e: NonFiniteStep, run: RunDir | None) -> TrainingError:
+def _stopped(e: NonFiniteStep, run: RunDir | None, rank: int = 0) -> TrainingError:
     ckpts = run.checkpoints() if run is not None else []
     where = f"the last good checkpoint is '{ckpts[-1]}' (untouched)" if ckpts else "no checkpoint was written yet"
+    if run is None and rank > 0:
+        where = f"(rank {rank}: rank 0 names the last good checkpoint)"
     return TrainingError(f"{e}; training stopped before the update. {where}. Try lower learning rates "
                          f"(optim.lr_g / optim.lr_d), a different objective, or train.on_nonfinite=rollback")
 
@@ -143,7 +146,6 @@ def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
         shard = st.dist.shard(global_batch)
         real = real[shard].to(dev, non_blocking=True)
         y = y[shard].to(dev, non_blocking=True) if (y is not None and n_classes > 0) else None
-        batch = real.shape[0]
         if st.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
         z = torch.randn(global_batch, cfg.model.z_dim, device=dev)[shard]
@@ -175,7 +177,7 @@ def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
         g_loss = objective.g_loss(D(fake_g, y_g).float())
     update(g_loss, G, st.opt_G, st.scaler_G, "generator", st)
     update_ema(st.G_ema, G, ema_decay(cfg.train.ema, st.step))
-    return d_loss, g_loss, real_logits, fake_logits, batch
+    return d_loss, g_loss, real_logits, fake_logits, global_batch  # samples/s counts the global batch
 
 
 def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]) -> None:
@@ -195,7 +197,7 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
                     d_loss, g_loss, real_logits, fake_logits, batch = train_step(st)
                 except NonFiniteStep as e:
                     if t.on_nonfinite != "rollback" or run is None or rollbacks >= t.max_rollbacks:
-                        raise _stopped(e, run) from None
+                        raise _stopped(e, run, st.dist.rank) from None
                     rollbacks += 1
                     rollback(st, run, e)
                     bar.reset(total=t.steps)
@@ -230,10 +232,14 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
                     run.save_samples(st, n_pictures)
                 if run is not None and (st.step % t.ckpt_every == 0 or done):
                     run.save_checkpoint(st)
-                if run is not None and t.eval_every and (st.step % t.eval_every == 0 or done):
-                    rec = run.evaluate(st)
-                    shown = {k: v for k, v in rec.items() if isinstance(v, float)}
-                    bar.write(f"step {st.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()), file=sys.stderr)
+                if t.eval_every and (st.step % t.eval_every == 0 or done):
+                    if run is not None:
+                        rec = run.evaluate(st)
+                        shown = {k: v for k, v in rec.items() if isinstance(v, float)}
+                        bar.write(f"step {st.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()),
+                                  file=sys.stderr)
+                    elif st.dist.enabled:  # no run directory on this rank: its share of the features
+                        evaluate_state(st)
                 if distributed.any_true(stop.signum is not None, st.dist, dev):  # every rank stops together
                     stop.signum = stop.signum or signal.SIGTERM
                     name = signal.Signals(stop.signum).name

@@ -182,6 +182,9 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
     torch.manual_seed(cfg.train.seed)
     d = distributed.from_env()
     distributed.check_batch(d, cfg.data.batch_size)
+    if d.enabled and cfg.train.eval_every and cfg.train.eval_n < d.world:
+        raise ConfigError(f"train.eval_n={cfg.train.eval_n} is split over {d.world} processes for evaluation; "
+                          f"use at least {d.world}")
     if d.enabled and cfg.train.on_nonfinite == "rollback":
         raise ConfigError("train.on_nonfinite=rollback is not available under torchrun; use stop and --resume")
     device = distributed.setup(d, resolve_device(cfg.train.device))
