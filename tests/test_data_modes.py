@@ -73,3 +73,17 @@ def test_tensor_source_errors():
         TensorSource(torch.randn(4, 2), y=[0, 1])
     with pytest.raises(DataError, match="larger than the dataset"):
         TensorSource(torch.randn(4, 2)).sampler(8, 0)
+
+
+def test_dataset_moves_to_the_device_only_when_it_fits():
+    """The whole dataset goes to an accelerator once when it fits the budget ('meta' stands in for a
+    GPU here); batches then come from there, and the position (the checkpointed state) moves as before."""
+    x = torch.arange(40, dtype=torch.float32).view(20, 2)
+    s = TensorSource(x, torch.arange(20) % 2).sampler(4, seed=0)
+    assert not s.keep_on(torch.device("cpu"), 1 << 30)  # nothing to do on the CPU
+    assert not s.keep_on(torch.device("meta"), x.numel() * 4)  # data and labels exceed the budget
+    assert s.x.device.type == "cpu"
+    assert s.keep_on(torch.device("meta"), 1 << 20)
+    xb, yb = s.next()
+    assert xb.device.type == "meta" and yb.device.type == "meta" and xb.shape == (4, 2)
+    assert s.state_dict() == {"epoch": 0, "pos": 4}

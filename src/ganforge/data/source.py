@@ -59,6 +59,11 @@ class Sampler:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def keep_on(self, device: torch.device, budget_bytes: int) -> bool:
+        """Move the whole dataset to device once, if it fits in budget_bytes (batches are then sliced
+        there, with no host-to-device copy per step). Returns whether it moved."""
+        return False
+
 
 class PermutationSampler(Sampler):
     """Epochs of a seeded permutation (last partial batch dropped); state is (epoch, position)."""
@@ -86,6 +91,14 @@ class PermutationSampler(Sampler):
         self.pos += self.batch_size
         x = self.x[idx]
         return (self.transform(x) if self.transform is not None else x), (self.y[idx] if self.y is not None else None)
+
+    def keep_on(self, device: torch.device, budget_bytes: int) -> bool:
+        size = sum(t.numel() * t.element_size() for t in (self.x, self.y) if t is not None)
+        if device.type == "cpu" or size > budget_bytes:
+            return False
+        self.x = self.x.to(device)
+        self.y = self.y.to(device) if self.y is not None else None
+        return True
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "pos": self.pos}

@@ -214,10 +214,13 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
     if cfg.train.compile:
         G_train, D_train = torch.compile(G_train), torch.compile(D_train)
     scalers = [torch.amp.GradScaler(device.type) for _ in range(2)] if cfg.train.precision == "fp16" else [None, None]
+    sampler = source.sampler(cfg.data.batch_size, cfg.train.seed)
+    if device.type == "cuda":  # a dataset up to a quarter of the GPU's memory lives there
+        sampler.keep_on(device, torch.cuda.get_device_properties(device).total_memory // 4)
     return TrainState(cfg, source, G, D, G_ema,
                       make_optimizer(cfg, G.parameters(), cfg.optim.lr_g),
                       make_optimizer(cfg, D.parameters(), cfg.optim.lr_d),
-                      source.sampler(cfg.data.batch_size, cfg.train.seed), objective, penalty,
+                      sampler, objective, penalty,
                       device, num_classes, custom, dist=d, G_train=G_train, D_train=D_train,
                       scaler_G=scalers[0], scaler_D=scalers[1])
 
