@@ -15,7 +15,7 @@ import ganforge
 from ganforge import checkpoint, reliability
 from ganforge.errors import CheckpointError
 from ganforge.train.rundir import RunDir, append_line
-from conftest import run_cli
+from conftest import run_cli, states_equal
 
 TOY = ["model.g_hidden=[32,32]", "model.d_hidden=[32,32]", "data.batch_size=64", "train.ckpt_every=10",
        "train.sample_every=1000"]
@@ -106,6 +106,44 @@ def test_nan_gradient_caught_at_its_step(tmp_path):
     assert "no checkpoint was written yet" in results[2][3]
     ckpts = RunDir(tmp_path / "nan0").checkpoints()
     assert [checkpoint.load(p)["step"] for p in ckpts] == [10]  # the good checkpoint is kept as it was
+
+
+def test_device_side_check_skips_the_update_and_stops_at_the_next_write(tmp_path):
+    """train.finite_check=device (the default on CUDA), run here on the CPU: no host sync per update; the
+    fused optimiser skips non-finite updates and the run stops before its next write, naming the step."""
+    results = reliability.nonfinite_trials(tmp_path, [(17, "discriminator"), (3, "generator")],
+                                           ["train.finite_check=device"])
+    for (injected, which, named, msg), seen in zip(results, (20, 10)):
+        assert named == injected, msg
+        assert f"non-finite {which} loss or gradient at step {injected}; seen at step {seen}" in msg
+    assert "step_00000010" in results[0][3] and "untouched" in results[0][3]
+    ckpts = RunDir(tmp_path / "nan0").checkpoints()
+    assert [checkpoint.load(p)["step"] for p in ckpts] == [10]
+
+
+def test_device_side_check_trains_exactly_like_the_step_check(tmp_path):
+    small = ["data.batch_size=16", "model.width=8", "train.steps=12", "train.ckpt_every=6", "train.progress=false"]
+    a = ganforge.train("digits-gan", small + ["train.finite_check=step"], run_dir=tmp_path / "a")
+    b = ganforge.train("digits-gan", small + ["train.finite_check=device"], run_dir=tmp_path / "b")
+    assert a.state.nonfinite is None and b.state.nonfinite is not None
+    assert states_equal(a.state.state_dict()["G"], b.state.state_dict()["G"])
+    assert states_equal(a.state.state_dict()["opt_D"], b.state.state_dict()["opt_D"])
+
+
+def test_device_side_check_rolls_back(tmp_path, capsys):
+    torch.manual_seed(0)
+    run = ganforge.fit(reliability.user_generator(), reliability.FaultyD(reliability.FaultyD.call_for(25, "discriminator")),
+                       data=torch.randn(256, 2), z_dim=4, steps=40, progress=False, run_dir=tmp_path / "r",
+                       overrides=["train.ckpt_every=10", "train.on_nonfinite=rollback", "train.finite_check=device"])
+    assert run.step == 40 and all(torch.isfinite(p).all() for p in run.state.G.parameters())
+    err = capsys.readouterr().err
+    assert "at step 25; seen at step 30" in err and "rolled back to" in err and "step_00000020" in err
+
+
+def test_device_side_check_needs_adam_and_not_fp16():
+    for bad in (["optim.name=rmsprop"], ["train.precision=fp16", "loss.penalty=none"]):
+        with pytest.raises(ganforge.ConfigError, match="train.finite_check"):
+            ganforge.resolve("mnist-dcgan", bad + ["train.finite_check=device"])
 
 
 def test_nan_gradient_rollback_lowers_learning_rates_and_finishes(tmp_path, capsys):

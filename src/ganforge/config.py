@@ -127,6 +127,8 @@ class TrainConfig:
     """ganforge's own networks and image batches in channels-last memory layout (oneDNN on CPU and tensor cores on GPU are faster with it); custom modules are left as passed."""
     sync_batchnorm: bool = False
     """Under torchrun on GPUs: batch-norm statistics over the global batch (SyncBatchNorm) instead of each shard."""
+    finite_check: str = "auto"
+    """How losses and gradients are checked before each update: step (one host sync per update; a NaN stops the run at its step), device (no sync: the fused optimiser skips a non-finite update on the device, and the run stops at the next log line, picture, checkpoint or evaluation, naming the first bad step; needs Adam and not fp16), auto (device on CUDA, step elsewhere)."""
     on_nonfinite: str = "stop"
     """A NaN/Inf loss or gradient (caught before the update): stop, or rollback to the newest checkpoint with lower learning rates."""
     rollback_lr_factor: float = 0.5
@@ -361,6 +363,11 @@ def validate(cfg: Config) -> None:
         raise ConfigError("config key 'train.precision': fp16 with a gradient penalty (loss.penalty=gp/r1) is not "
                           "supported (the penalty's double backward would need its own loss scaling); use bf16")
     _check(t.on_nonfinite in ("stop", "rollback"), "train.on_nonfinite", t.on_nonfinite, "stop | rollback")
+    _check(t.finite_check in ("auto", "step", "device"), "train.finite_check", t.finite_check, "auto | step | device")
+    if t.finite_check == "device" and (cfg.optim.name != "adam" or t.precision == "fp16"):
+        raise ConfigError("config key 'train.finite_check': device needs optim.name=adam (its fused kernel skips "
+                          "the update) and not train.precision=fp16 (whose gradient scaler checks instead); "
+                          "use step or auto")
     _check(0.0 < t.rollback_lr_factor < 1.0, "train.rollback_lr_factor", t.rollback_lr_factor, "must be in (0, 1)")
     _check(t.max_rollbacks >= 0, "train.max_rollbacks", t.max_rollbacks, "must be >= 0")
     _check(t.eval_every >= 0, "train.eval_every", t.eval_every, "must be >= 0 (0: no evaluation during training)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as td
@@ -63,9 +64,14 @@ def setup(d: Dist, device: torch.device) -> torch.device:
                               f"device(s): lower --nproc_per_node")
         device = torch.device("cuda", d.local_rank)
         torch.cuda.set_device(device)
+    global _CONTROL
     if not td.is_initialized():
         td.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    _CONTROL = td.new_group(backend="gloo")  # small CPU messages (stop flags) without touching the GPU stream
     return device
+
+
+_CONTROL: Any = None
 
 
 def check_batch(d: Dist, batch_size: int) -> None:
@@ -87,8 +93,8 @@ def any_true(flag: bool, d: Dist, device: torch.device) -> bool:
     """True on every rank when it is true on any rank (e.g. a stop signal seen by one process)."""
     if not d.enabled:
         return flag
-    t = torch.tensor([1 if flag else 0], device=device)
-    td.all_reduce(t, op=td.ReduceOp.MAX)
+    t = torch.tensor([1 if flag else 0])  # on the CPU, through the gloo control group: no GPU sync
+    td.all_reduce(t, op=td.ReduceOp.MAX, group=_CONTROL)
     return bool(t.item())
 
 
@@ -105,5 +111,7 @@ def barrier(d: Dist) -> None:
 
 
 def shutdown(d: Dist) -> None:
+    global _CONTROL
     if d.enabled and td.is_initialized():
-        td.destroy_process_group()
+        td.destroy_process_group()  # every group, the control group included
+        _CONTROL = None

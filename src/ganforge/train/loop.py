@@ -82,6 +82,34 @@ def check_step(loss: torch.Tensor, net: nn.Module, which: str, st: TrainState) -
     raise NonFiniteStep(f"non-finite {what} at step {st.step + 1}", st.step + 1)
 
 
+WHICH = {"discriminator": 1, "generator": 2}
+
+
+def flag_step(loss: torch.Tensor, net: nn.Module, opt: torch.optim.Optimizer, which: str, st: TrainState) -> None:
+    """train.finite_check=device: the same check as check_step without a host sync. The fused optimiser
+    skips the update when found_inf is set, and the first bad step is recorded in st.nonfinite for
+    raise_pending. Max-norms, so huge finite gradients never count as non-finite."""
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    norms = [v.float() for v in torch._foreach_norm(grads, ord=float("inf"))] if grads else []
+    bad = ~torch.isfinite(torch.stack([loss.detach().float().abs().max()] + norms).max())
+    opt.found_inf = bad.float()
+    first = bad & (st.nonfinite[0] == 0)
+    st.nonfinite[0].masked_fill_(first, st.step + 1)
+    st.nonfinite[1].masked_fill_(first, WHICH[which])
+
+
+def raise_pending(st: TrainState) -> None:
+    """train.finite_check=device: raise NonFiniteStep for the first bad step since the last call (one sync)."""
+    if st.nonfinite is None:
+        return
+    step, which = st.nonfinite.tolist()
+    if step:
+        st.nonfinite.zero_()
+        name = {v: k for k, v in WHICH.items()}[which]
+        raise NonFiniteStep(f"non-finite {name} loss or gradient at step {step}; seen at step {st.step + 1} "
+                            f"(train.finite_check=device: the non-finite updates were skipped)", step)
+
+
 def _stopped(e: NonFiniteStep, run: RunDir | None, rank: int = 0) -> TrainingError:
     ckpts = run.checkpoints() if run is not None else []
     where = f"the last good checkpoint is '{ckpts[-1]}' (untouched)" if ckpts else "no checkpoint was written yet"
@@ -119,7 +147,10 @@ def update(loss: torch.Tensor, net: nn.Module, opt: torch.optim.Optimizer, scale
     opt.zero_grad(set_to_none=True)
     if scaler is None:
         loss.backward()
-        check_step(loss, net, which, st)
+        if st.nonfinite is not None:
+            flag_step(loss, net, opt, which, st)
+        else:
+            check_step(loss, net, which, st)
         opt.step()
         return
     scaler.scale(loss).backward()
@@ -180,6 +211,12 @@ def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return d_loss, g_loss, real_logits, fake_logits, global_batch  # samples/s counts the global batch
 
 
+def due(step: int, t: Any) -> bool:
+    """Whether step ends with a log line, picture, checkpoint or evaluation (the same on every rank)."""
+    jobs = [t.log_every, t.sample_every, t.ckpt_every] + ([t.eval_every] if t.eval_every else [])
+    return step == t.steps or any(step % every == 0 for every in jobs)
+
+
 def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]) -> None:
     """Train from st.step to cfg.train.steps, writing logs, pictures and checkpoints into run."""
     cfg, t = st.cfg, st.cfg.train
@@ -195,6 +232,8 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
             while st.step < t.steps:
                 try:
                     d_loss, g_loss, real_logits, fake_logits, batch = train_step(st)
+                    if st.nonfinite is not None and due(st.step + 1, t):
+                        raise_pending(st)  # before anything is written
                 except NonFiniteStep as e:
                     if t.on_nonfinite != "rollback" or run is None or rollbacks >= t.max_rollbacks:
                         raise _stopped(e, run, st.dist.rank) from None
@@ -244,6 +283,10 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
                     stop.signum = stop.signum or signal.SIGTERM
                     name = signal.Signals(stop.signum).name
                     saved = ""
+                    try:
+                        raise_pending(st)  # every rank: the stop was agreed
+                    except NonFiniteStep as e:
+                        raise _stopped(e, run, st.dist.rank) from None
                     if run is not None:
                         saved = f"; checkpoint '{run.save_checkpoint(st)}' written, continue with --resume auto"
                     raise TrainingInterrupted(f"{name} at step {st.step}{saved}", EXIT_CODES[stop.signum])

@@ -56,6 +56,7 @@ class TrainState:
     custom: bool = False
     step: int = 0
     eval_reference: Any = None  # the reference set of train.eval_every, loaded at the first evaluation
+    nonfinite: torch.Tensor | None = None  # train.finite_check=device: [first bad step, 1 = D / 2 = G] on the device
     dist: Dist = field(default_factory=Dist)  # this process's place under torchrun
     G_train: nn.Module | None = None  # G, or DDP(G) / compiled: what the generator update calls
     D_train: nn.Module | None = None  # D, or DDP(D) / compiled: what the discriminator update calls
@@ -215,14 +216,20 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
         G_train, D_train = torch.compile(G_train), torch.compile(D_train)
     scalers = [torch.amp.GradScaler(device.type) for _ in range(2)] if cfg.train.precision == "fp16" else [None, None]
     sampler = source.sampler(cfg.data.batch_size, cfg.train.seed)
+    opt_G, opt_D = make_optimizer(cfg, G.parameters(), cfg.optim.lr_g), make_optimizer(cfg, D.parameters(), cfg.optim.lr_d)
+    check = cfg.train.finite_check
+    fused = all(opt.defaults.get("fused") for opt in (opt_G, opt_D))
+    if check == "device" and not fused:
+        raise ConfigError(f"train.finite_check=device needs fused Adam kernels, which PyTorch lacks for "
+                          f"{device.type} here; use train.finite_check=step")
+    on_device = (check == "device" or (check == "auto" and device.type == "cuda")) and fused and \
+        cfg.train.precision != "fp16"
     if device.type == "cuda":  # a dataset up to a quarter of the GPU's memory lives there
         sampler.keep_on(device, torch.cuda.get_device_properties(device).total_memory // 4)
-    return TrainState(cfg, source, G, D, G_ema,
-                      make_optimizer(cfg, G.parameters(), cfg.optim.lr_g),
-                      make_optimizer(cfg, D.parameters(), cfg.optim.lr_d),
-                      sampler, objective, penalty,
+    return TrainState(cfg, source, G, D, G_ema, opt_G, opt_D, sampler, objective, penalty,
                       device, num_classes, custom, dist=d, G_train=G_train, D_train=D_train,
-                      scaler_G=scalers[0], scaler_D=scalers[1])
+                      scaler_G=scalers[0], scaler_D=scalers[1],
+                      nonfinite=torch.zeros(2, dtype=torch.long, device=device) if on_device else None)
 
 
 def channels_last(cfg: Config, custom: bool) -> bool:
