@@ -1,14 +1,17 @@
 #!/usr/bin/env python
 """ganforge's training loop against the textbook loop (benchmarks/textbook_dcgan.py), side by side.
 
-    python benchmarks/throughput.py [--reps 5] [--steps N] [--set train.precision=bf16]
+    python benchmarks/throughput.py [--reps 5] [--steps N] [--set train.precision=bf16] [--device cuda]
 
 Same architecture (both loops build their networks with ganforge's registry from one seed), same batch,
 same thread count, EMA off in ganforge so both do the same work. Rates: both loops live in one process
 and alternate blocks of steps (about 2 s each), so machine noise hits both alike; the table shows the
 median samples/s of each, the ratio of the medians and the range of the per-block paired ratios.
-Peak resident memory: each loop alone in its own process. --set changes ganforge's loop only (the
-textbook loop stays fp32, contiguous, unfused).
+Peak resident memory (peak GPU memory with --device cuda): each loop alone in its own process. --set
+changes ganforge's loop only (the textbook loop stays fp32, contiguous, unfused). A second table gives
+the FLOPs of one step (matmuls and convolutions, counted by torch.utils.flop_counter), ganforge's
+achieved model TFLOP/s and, on a GPU whose bf16 peak is known (or --peak-tflops), the model FLOP
+utilisation.
 """
 from __future__ import annotations
 
@@ -43,25 +46,40 @@ def mnist64(path: Path) -> None:
     np.savez(path, x=x.repeat(2, axis=1).repeat(2, axis=2))
 
 
-def build(loop: str, name: str, npz64: str, overrides: list[str]) -> Callable[[int], float]:
-    """The loop `loop` for configuration `name`, warmed up: a function that trains n steps and returns
-    samples/s. Both loops get networks from ganforge's registry, built from the same seed."""
+PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L4": 121.0}  # dense, from NVIDIA's data sheets
+
+
+def build(loop: str, name: str, npz64: str, overrides: list[str], device: str = "cpu"
+          ) -> tuple[Callable[[int], float], Callable[[], float]]:
+    """The loop `loop` for configuration `name`, warmed up: (a function that trains n steps and returns
+    samples/s, a function that counts the FLOPs of one step). Both loops get networks from ganforge's
+    registry, built from the same seed."""
     import torch
 
     from ganforge.config import resolve
     from ganforge.data.source import load_source
     preset, batch, extra = CONFIGS[name]
     base = [o.format(npz64=npz64) for o in extra] + [f"data.batch_size={batch}", "train.ema=0", "train.progress=false"]
+
+    def sync() -> None:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
     if loop == "ganforge":
         from ganforge.train.loop import train_step
         from ganforge.train.state import build_state
-        st = build_state(resolve(preset, base + overrides))
+        st = build_state(resolve(preset, base + overrides + [f"train.device={device}"]))
 
         def run(n: int) -> float:
+            sync()
             t = time.perf_counter()
             for _ in range(n):
                 train_step(st)
+            sync()
             return n * batch / (time.perf_counter() - t)
+
+        def one_step() -> None:
+            train_step(st)
     else:
         from benchmarks.textbook_dcgan import ImageDataset, PointDataset, textbook_loop
         from ganforge.registries import NETWORKS
@@ -73,26 +91,50 @@ def build(loop: str, name: str, npz64: str, overrides: list[str]) -> Callable[[i
         data = ImageDataset(src.x.numpy()) if src.kind == "images" else PointDataset(src.sample(100_000).numpy())
 
         def run(n: int) -> float:
-            return textbook_loop(G, D, data, batch, cfg.model.z_dim, n, cfg.optim.lr_d)
-    run(3)  # warm-up (oneDNN primitive caches, allocator)
-    return run
+            return textbook_loop(G, D, data, batch, cfg.model.z_dim, n, cfg.optim.lr_d, device)
+
+        def one_step() -> None:
+            textbook_loop(G, D, data, batch, cfg.model.z_dim, 1, cfg.optim.lr_d, device)
+    run(3)  # warm-up (oneDNN primitive caches, cuDNN autotuning, allocator)
+
+    def flops() -> float:
+        from torch.utils.flop_counter import FlopCounterMode
+        with FlopCounterMode(display=False) as counter:
+            one_step()
+        return float(counter.get_total_flops())
+    return run, flops
 
 
-def rates(name: str, reps: int, steps: int, npz64: str, overrides: list[str]) -> dict[str, list[float]]:
-    """Both loops in this process, alternating blocks of `steps` steps, `reps` times."""
-    loops = {"textbook": build("textbook", name, npz64, []), "ganforge": build("ganforge", name, npz64, overrides)}
+def rates(name: str, reps: int, steps: int, npz64: str, overrides: list[str], device: str
+          ) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Both loops in this process, alternating blocks of `steps` steps, `reps` times; and the FLOPs of
+    one step of each (matmuls and convolutions, PyTorch's FlopCounterMode)."""
+    loops = {"textbook": build("textbook", name, npz64, [], device),
+             "ganforge": build("ganforge", name, npz64, overrides, device)}
     out: dict[str, list[float]] = {k: [] for k in loops}
     for _ in range(reps):
-        for k, run in loops.items():
+        for k, (run, _) in loops.items():
             out[k].append(run(steps))
-    return out
+    return out, {k: flops() for k, (_, flops) in loops.items()}
 
 
-def memory(loop: str, name: str, npz64: str, overrides: list[str]) -> dict:
-    """Peak resident memory of one loop alone (this process) over a few steps."""
-    build(loop, name, npz64, overrides)(5)
+def memory(loop: str, name: str, npz64: str, overrides: list[str], device: str) -> dict:
+    """Peak resident memory (and peak GPU memory on CUDA) of one loop alone (this process), a few steps."""
+    build(loop, name, npz64, overrides, device)[0](5)
     import torch
-    return {"peak_rss_mib": peak_rss_mib(), "threads": torch.get_num_threads()}
+    gpu = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
+    return {"peak_rss_mib": peak_rss_mib(), "peak_gpu_mib": gpu, "threads": torch.get_num_threads()}
+
+
+def peak_tflops(device: str, given: float | None) -> float | None:
+    """The device's dense bf16 peak: --peak-tflops, else looked up by CUDA device name."""
+    if given:
+        return given
+    if device.startswith("cuda"):
+        import torch
+        gpu = torch.cuda.get_device_name(torch.device(device))
+        return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in gpu), None)
+    return None
 
 
 def peak_rss_mib() -> float:
@@ -107,15 +149,18 @@ def peak_rss_mib() -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--steps", type=int, default=0, help="steps per block (default: about 2 s of work)")
+    p.add_argument("--steps", type=int, default=0, help="steps per block (default: about 2 s of work on 2 CPU cores)")
     p.add_argument("--only", default=None, help="one configuration name")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (both loops)")
+    p.add_argument("--peak-tflops", type=float, default=None,
+                   help="the device's dense bf16 peak for model FLOP utilisation (known GPUs are looked up)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override for ganforge's loop only, e.g. train.precision=bf16 (repeatable)")
     p.add_argument("--memory", nargs=2, metavar=("LOOP", "CONFIG"), help=argparse.SUPPRESS)
     p.add_argument("--npz64", default="", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.memory:
-        print(json.dumps(memory(a.memory[0], a.memory[1], a.npz64, a.set)))
+        print(json.dumps(memory(a.memory[0], a.memory[1], a.npz64, a.set, a.device)))
         return
     tmp = Path(tempfile.mkdtemp(prefix="ganforge-throughput-"))
     npz64 = tmp / "mnist64.npz"
@@ -123,27 +168,40 @@ def main() -> None:
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=f"{root}{os.pathsep}{root / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     sys.path[:0] = [str(root), str(root / "src")]
+    peak = peak_tflops(a.device, a.peak_tflops)
     rows = []
     for name in ([a.only] if a.only else CONFIGS):
-        steps = a.steps or STEPS[name]
-        r = rates(name, a.reps, steps, str(npz64), a.set)
+        steps = a.steps or STEPS[name] * (10 if a.device.startswith("cuda") else 1)
+        r, flops = rates(name, a.reps, steps, str(npz64), a.set, a.device)
         med = {k: statistics.median(v) for k, v in r.items()}
         paired = sorted(g / t for g, t in zip(r["ganforge"], r["textbook"]))
         mem = {}
         for loop in ("textbook", "ganforge"):
             out = subprocess.run([sys.executable, __file__, "--memory", loop, name, "--npz64", str(npz64),
-                                  *[x for kv in a.set for x in ("--set", kv)]],
+                                  "--device", a.device, *[x for kv in a.set for x in ("--set", kv)]],
                                  env=env, capture_output=True, text=True, check=True)
             mem[loop] = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append((name, med["ganforge"], med["textbook"], med["ganforge"] / med["textbook"], paired[0], paired[-1],
-                     mem["ganforge"]["peak_rss_mib"], mem["textbook"]["peak_rss_mib"], mem["ganforge"]["threads"]))
+        batch = CONFIGS[name][1]
+        achieved = flops["ganforge"] * med["ganforge"] / batch / 1e12  # TFLOP/s
+        rows.append((name, med, paired, mem, flops, achieved))
         print(f"{name}: ganforge {med['ganforge']:.0f}/s, textbook {med['textbook']:.0f}/s, paired ratios "
               f"{', '.join(f'{x:.2f}' for x in paired)}", file=sys.stderr)
-    print(f"ganforge overrides: {' '.join(a.set) or 'none'}; {a.reps} alternating blocks per configuration")
-    print("| configuration | ganforge samples/s | textbook samples/s | ratio (paired range) | peak MiB (ganforge / textbook) | threads |")
-    print("|---|---|---|---|---|---|")
-    for name, g, t, r, lo, hi, mg, mt, th in rows:
-        print(f"| {name} | {g:,.0f} | {t:,.0f} | **{r:.2f}x** ({lo:.2f}-{hi:.2f}) | {mg:.0f} / {mt:.0f} | {th} |")
+    gpu = a.device.startswith("cuda")
+    print(f"device: {a.device}; ganforge overrides: {' '.join(a.set) or 'none'}; {a.reps} alternating blocks per "
+          f"configuration; threads: {rows[0][3]['ganforge']['threads']}")
+    print("| configuration | ganforge samples/s | textbook samples/s | ratio (paired range) | peak "
+          f"{'GPU ' if gpu else ''}MiB (ganforge / textbook) |")
+    print("|---|---|---|---|---|")
+    key = "peak_gpu_mib" if gpu else "peak_rss_mib"
+    for name, med, paired, mem, _, _ in rows:
+        print(f"| {name} | {med['ganforge']:,.0f} | {med['textbook']:,.0f} | **{med['ganforge'] / med['textbook']:.2f}x** "
+              f"({paired[0]:.2f}-{paired[-1]:.2f}) | {mem['ganforge'][key]:.0f} / {mem['textbook'][key]:.0f} |")
+    print()
+    print("| configuration | GFLOP per step (ganforge / textbook) | ganforge model TFLOP/s | MFU (bf16 peak) |")
+    print("|---|---|---|---|")
+    for name, _, _, _, flops, achieved in rows:
+        mfu = f"{achieved / peak:.2%} of {peak:g}" if peak else "n/a (no peak known for this device)"
+        print(f"| {name} | {flops['ganforge'] / 1e9:.2f} / {flops['textbook'] / 1e9:.2f} | {achieved:.4f} | {mfu} |")
 
 
 if __name__ == "__main__":

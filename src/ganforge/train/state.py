@@ -209,8 +209,8 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
     penalty_name = cfg.loss.penalty
     objective = OBJECTIVES.get(cfg.loss.name)
     penalty = PENALTIES.get(objective.default_penalty if penalty_name == "default" else penalty_name)
-    if channels_last(cfg, custom):
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    if channels_last(cfg, custom):  # G_ema too: its lerp towards G runs fastest in the same layout
+        G, D, G_ema = (m.to(memory_format=torch.channels_last) for m in (G, D, G_ema))
     G_train, D_train = distributed.wrap(G, d, device), distributed.wrap(D, d, device)
     if cfg.train.compile:
         G_train, D_train = torch.compile(G_train), torch.compile(D_train)
