@@ -19,7 +19,6 @@ from torch import nn
 from tqdm import tqdm
 
 from ..errors import TrainingError, TrainingInterrupted
-from ..evaluate import evaluate_state
 from .ema import ema_decay, update_ema
 from .rundir import RunDir, say
 from . import dist as distributed
@@ -278,6 +277,7 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
                         bar.write(f"step {st.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()),
                                   file=sys.stderr)
                     elif st.dist.enabled:  # no run directory on this rank: its share of the features
+                        from ..evaluate import evaluate_state
                         evaluate_state(st)
                 if distributed.any_true(stop.signum is not None, st.dist, dev):  # every rank stops together
                     stop.signum = stop.signum or signal.SIGTERM
