@@ -16,6 +16,8 @@ IMAGE_PRESETS = ["mnist-dcgan", "mnist-cgan", "mnist-lsgan", "mnist-wgan", "mnis
 
 
 def ms_per_step(preset: str, steps: int) -> float:
+    import torch
+
     from ganforge.config import resolve
     from ganforge.train.loop import train_step
     from ganforge.train.state import build_state
@@ -23,10 +25,13 @@ def ms_per_step(preset: str, steps: int) -> float:
     for _ in range(3):
         train_step(st)
         st.step += 1
+    sync = torch.cuda.synchronize if st.device.type == "cuda" else (lambda: None)
+    sync()
     t = time.perf_counter()
     for _ in range(steps):
         train_step(st)
         st.step += 1
+    sync()  # on a GPU the step queues kernels: time their completion, not their launch
     return (time.perf_counter() - t) / steps * 1e3
 
 

@@ -98,6 +98,13 @@ def any_true(flag: bool, d: Dist, device: torch.device) -> bool:
     return bool(t.item())
 
 
+def min_across(t: torch.Tensor, d: Dist) -> torch.Tensor:
+    """Elementwise minimum of t over the ranks (t itself without torchrun)."""
+    if d.enabled:
+        td.all_reduce(t, op=td.ReduceOp.MIN)
+    return t
+
+
 def broadcast_module(net: nn.Module, d: Dist) -> None:
     """Copy rank 0's parameters and buffers of net into every rank's net."""
     if d.enabled:

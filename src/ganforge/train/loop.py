@@ -65,20 +65,23 @@ class NonFiniteStep(TrainingError):
 def check_step(loss: torch.Tensor, net: nn.Module, which: str, st: TrainState) -> None:
     """Before an optimiser step: the loss and every gradient of net must be finite (one host sync).
     Fast path: one multi-tensor norm over all gradients (a NaN or Inf anywhere makes the sum non-finite);
-    only if that fails are the tensors checked one by one, which also clears a sum that merely overflowed."""
+    only if that fails are the tensors checked one by one, which also clears a sum that merely overflowed.
+    Under torchrun the verdict is agreed over the ranks (a loss can be non-finite on one rank only), so
+    every rank stops at the same step instead of one waiting for the others in a collective."""
     grads = [(n, p.grad) for n, p in net.named_parameters() if p.grad is not None]
     norms = torch._foreach_norm([g for _, g in grads]) if grads else []
-    if bool(torch.isfinite(torch.stack([loss.detach().float().sum()] + [v.float() for v in norms]).sum())):
-        return
-    flags = torch.stack([torch.isfinite(loss).all()] + [torch.isfinite(g).all() for _, g in grads])
-    if bool(flags.all()):
-        return
-    if not bool(flags[0]):
-        what = f"{which} loss ({float(loss.detach())})"
-    else:
-        bad = [n for (n, _), ok in zip(grads, flags[1:].tolist()) if not ok]
-        what = f"gradient of the {which} ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
-    raise NonFiniteStep(f"non-finite {what} at step {st.step + 1}", st.step + 1)
+    what = None
+    if not bool(torch.isfinite(torch.stack([loss.detach().float().sum()] + [v.float() for v in norms]).sum())):
+        flags = torch.stack([torch.isfinite(loss).all()] + [torch.isfinite(g).all() for _, g in grads])
+        if not bool(flags[0]):
+            what = f"{which} loss ({float(loss.detach())})"
+        elif not bool(flags.all()):
+            bad = [n for (n, _), ok in zip(grads, flags[1:].tolist()) if not ok]
+            what = f"gradient of the {which} ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
+    if st.dist.enabled and distributed.any_true(what is not None, st.dist, st.device):
+        what = what or f"{which} loss on another rank"
+    if what is not None:
+        raise NonFiniteStep(f"non-finite {what} at step {st.step + 1}", st.step + 1)
 
 
 WHICH = {"discriminator": 1, "generator": 2}
@@ -101,7 +104,10 @@ def raise_pending(st: TrainState) -> None:
     """train.finite_check=device: raise NonFiniteStep for the first bad step since the last call (one sync)."""
     if st.nonfinite is None:
         return
-    step, which = st.nonfinite.tolist()
+    none = 1 << 62  # the earliest bad step over the ranks, the same verdict on every rank
+    key = torch.where(st.nonfinite[0] > 0, st.nonfinite[0] * 4 + st.nonfinite[1], none)
+    key = int(distributed.min_across(key.reshape(1), st.dist).item())
+    step, which = (0, 0) if key == none else divmod(key, 4)
     if step:
         st.nonfinite.zero_()
         name = {v: k for k, v in WHICH.items()}[which]
@@ -114,7 +120,8 @@ def _stopped(e: NonFiniteStep, run: RunDir | None, rank: int = 0) -> TrainingErr
     where = f"the last good checkpoint is '{ckpts[-1]}' (untouched)" if ckpts else "no checkpoint was written yet"
     if run is None and rank > 0:
         where = f"(rank {rank}: rank 0 names the last good checkpoint)"
-    return TrainingError(f"{e}; training stopped before the update. {where}. Try lower learning rates "
+    stopped = "training stopped" if "seen at step" in str(e) else "training stopped before the update"
+    return TrainingError(f"{e}; {stopped}. {where}. Try lower learning rates "
                          f"(optim.lr_g / optim.lr_d), a different objective, or train.on_nonfinite=rollback")
 
 

@@ -93,10 +93,8 @@ class TrainState:
         self.G.load_state_dict(tree["G"])
         self.D.load_state_dict(tree["D"])
         self.G_ema.load_state_dict(tree["G_ema"])
-        for opt, key in ((self.opt_G, "opt_G"), (self.opt_D, "opt_D")):
-            mine = [dict(g) for g in opt.param_groups]
-            opt.load_state_dict(tree[key])
-            keep_implementation(opt, mine)
+        load_optimizer(self.opt_G, tree["opt_G"])
+        load_optimizer(self.opt_D, tree["opt_D"])
         self.sampler.load_state_dict(tree["sampler"])
         if self.scaler_G is not None and "scaler_G" in tree:
             self.scaler_G.load_state_dict(tree["scaler_G"])
@@ -150,27 +148,27 @@ def build_generator(cfg: Config, data_info: dict[str, Any], num_classes: int) ->
 
 
 def make_optimizer(cfg: Config, params: Any, lr: float) -> torch.optim.Optimizer:
-    """Adam (fused kernels where PyTorch has them: one kernel per parameter instead of ~10 ops, 5x faster
-    on CPU for DCGAN's parameters) or RMSprop (multi-tensor)."""
+    """Adam (fused kernels on CPU and CUDA: one kernel per parameter instead of ~10 ops, 5x faster on
+    CPU for DCGAN's parameters) or RMSprop (multi-tensor)."""
     o = cfg.optim
     params = list(params)
     if o.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, foreach=True)
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2), fused=True)
-    except RuntimeError:  # a device or dtype without fused kernels
-        return torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2))
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    return torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2), fused=fused or None)
 
 
-def keep_implementation(opt: torch.optim.Optimizer, like: list[dict[str, Any]]) -> None:
-    """After load_state_dict: keep the fused/foreach choice this process made (a checkpoint may come from
-    a version or device that chose differently; the hyperparameters are the checkpoint's), and give each
-    per-parameter state tensor its parameter's memory layout, as a fresh optimiser does (checkpoints
-    store them contiguous; a layout mismatch changes kernels and so the last bits of the update)."""
-    for group, mine in zip(opt.param_groups, like):
-        for k in ("fused", "foreach"):
-            if k in mine:
-                group[k] = mine[k]
+def load_optimizer(opt: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    """opt.load_state_dict(saved), keeping the fused/foreach choice this process made (a checkpoint may
+    come from a version or device that chose differently; the hyperparameters are the checkpoint's): the
+    choice is written into the saved groups before loading, so PyTorch places the step counters where
+    fused kernels need them. Then each per-parameter state tensor takes its parameter's memory layout,
+    as in a fresh optimiser: checkpoints store them contiguous, and the CPU fused kernel pairs elements
+    in memory order, so a channels-last parameter with a contiguous exp_avg would be updated wrongly."""
+    mine = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in opt.param_groups]
+    saved = {**saved, "param_groups": [{**g, **m} for g, m in zip(saved["param_groups"], mine)]}
+    opt.load_state_dict(saved)
+    for group in opt.param_groups:
         for p in group["params"]:
             for k, v in opt.state.get(p, {}).items():
                 if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
@@ -220,8 +218,8 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
     check = cfg.train.finite_check
     fused = all(opt.defaults.get("fused") for opt in (opt_G, opt_D))
     if check == "device" and not fused:
-        raise ConfigError(f"train.finite_check=device needs fused Adam kernels, which PyTorch lacks for "
-                          f"{device.type} here; use train.finite_check=step")
+        raise ConfigError(f"train.finite_check=device needs fused Adam kernels (CPU or CUDA), not available "
+                          f"for {device.type}; use train.finite_check=step")
     on_device = (check == "device" or (check == "auto" and device.type == "cuda")) and fused and \
         cfg.train.precision != "fp16"
     if device.type == "cuda":  # a dataset up to a quarter of the GPU's memory lives there
