@@ -325,15 +325,13 @@ def evaluate_state(st: Any) -> list[dict[str, Any]]:
     ms = resolve_metrics([x.strip() for x in t.eval_metrics.split(",") if x.strip()], src.kind)
     ex = training_extractor(t.eval_features, src.kind, tuple(src.shape))
     fake_features = None
-    if d.enabled and not any(m.needs == "features" for m in ms.values()):
-        if not d.main:  # nothing to share: rank 0 evaluates alone
-            return []
-    elif d.enabled:  # every rank calls this: each extracts the features of its share of the samples
-        from .train.dist import broadcast_module
-        broadcast_module(st.G_ema, d)  # BN statistics are per shard; rank 0's are the ones checkpointed
-        fake = generated_set(st.generator(), t.eval_n, 0)
-        fake_features = {ex: shard_features(get_extractor(ex), fake.data, d, fake.name)}
-        if not d.main:
+    if d.enabled:  # every rank calls this
+        if any(m.needs == "features" for m in ms.values()):  # each rank extracts its share of the samples
+            from .train.dist import broadcast_module
+            broadcast_module(st.G_ema, d)  # BN statistics are per shard; rank 0's are the ones checkpointed
+            fake = generated_set(st.generator(), t.eval_n, 0)
+            fake_features = {ex: shard_features(get_extractor(ex), fake.data, d, fake.name)}
+        if not d.main:  # the rest is rank 0's
             return []
     real = st.eval_reference  # loaded once per run
     if real is None:

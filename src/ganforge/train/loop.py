@@ -57,9 +57,10 @@ def catch_signals() -> Iterator[StopRequest]:
 class NonFiniteStep(TrainingError):
     """A NaN or Inf in a loss or gradient, caught before the optimiser step."""
 
-    def __init__(self, msg: str, step: int) -> None:
+    def __init__(self, msg: str, step: int, skipped: bool = False) -> None:
         super().__init__(msg)
         self.step = step
+        self.skipped = skipped  # train.finite_check=device: found later; the bad updates were skipped
 
 
 def check_step(loss: torch.Tensor, net: nn.Module, which: str, st: TrainState) -> None:
@@ -84,7 +85,7 @@ def check_step(loss: torch.Tensor, net: nn.Module, which: str, st: TrainState) -
         raise NonFiniteStep(f"non-finite {what} at step {st.step + 1}", st.step + 1)
 
 
-WHICH = {"discriminator": 1, "generator": 2}
+WHICH = ("", "discriminator", "generator")  # codes of st.nonfinite[1]
 
 
 def flag_step(loss: torch.Tensor, net: nn.Module, opt: torch.optim.Optimizer, which: str, st: TrainState) -> None:
@@ -97,7 +98,7 @@ def flag_step(loss: torch.Tensor, net: nn.Module, opt: torch.optim.Optimizer, wh
     opt.found_inf = bad.float()
     first = bad & (st.nonfinite[0] == 0)
     st.nonfinite[0].masked_fill_(first, st.step + 1)
-    st.nonfinite[1].masked_fill_(first, WHICH[which])
+    st.nonfinite[1].masked_fill_(first, WHICH.index(which))
 
 
 def raise_pending(st: TrainState) -> None:
@@ -110,9 +111,9 @@ def raise_pending(st: TrainState) -> None:
     step, which = (0, 0) if key == none else divmod(key, 4)
     if step:
         st.nonfinite.zero_()
-        name = {v: k for k, v in WHICH.items()}[which]
-        raise NonFiniteStep(f"non-finite {name} loss or gradient at step {step}; seen at step {st.step + 1} "
-                            f"(train.finite_check=device: the non-finite updates were skipped)", step)
+        raise NonFiniteStep(f"non-finite {WHICH[which]} loss or gradient at step {step}; seen at step "
+                            f"{st.step + 1} (train.finite_check=device: the non-finite updates were skipped)",
+                            step, skipped=True)
 
 
 def _stopped(e: NonFiniteStep, run: RunDir | None, rank: int = 0) -> TrainingError:
@@ -120,7 +121,7 @@ def _stopped(e: NonFiniteStep, run: RunDir | None, rank: int = 0) -> TrainingErr
     where = f"the last good checkpoint is '{ckpts[-1]}' (untouched)" if ckpts else "no checkpoint was written yet"
     if run is None and rank > 0:
         where = f"(rank {rank}: rank 0 names the last good checkpoint)"
-    stopped = "training stopped" if "seen at step" in str(e) else "training stopped before the update"
+    stopped = "training stopped" if e.skipped else "training stopped before the update"
     return TrainingError(f"{e}; {stopped}. {where}. Try lower learning rates "
                          f"(optim.lr_g / optim.lr_d), a different objective, or train.on_nonfinite=rollback")
 
