@@ -6,12 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 import ganforge
 from ganforge import checkpoint
 from ganforge.errors import ConfigError
+from ganforge.evaluate import reference_set
 from ganforge.train.rundir import read_jsonl
 
 WORKER = Path(__file__).with_name("dist_worker.py")
@@ -49,10 +51,14 @@ def test_two_processes_match_one_and_resume_exactly(tmp_path):
     print("max |G(1 process) - G(2 processes)|:", max(diffs))
     assert max(diffs) < 1e-4  # measured 2.5e-7 after 40 steps
 
-    # evaluation: each rank extracted the features of half the generated samples, and the metrics match
-    # the single process's
-    assert rank1["feature_rows"] == [250, 250]  # 2 evaluations, 500 samples, 2 ranks
-    assert rank0["feature_rows"][:2] == [250, 500]  # its half, then the 500 reference samples (once)
+    # evaluation: each rank extracted the features of half the generated samples at both evaluations and
+    # half the reference samples at the first (cached by rank 0 then), and the metrics match the single
+    # process's
+    assert rank0["feature_rows"] == rank1["feature_rows"] == [250, 250, 250]  # fake, reference, fake
+    cached, = (tmp_path / "cache" / "reference").glob("identity-*.npz")
+    with np.load(cached) as f:  # gathered in row order: the features one process extracts
+        reference = reference_set("ring8", "", "points", 500, single.state.cfg)
+        assert np.array_equal(f["features"], reference.data.reshape(500, -1).astype(np.float32))
     two, one = (read_jsonl(p / "metrics.jsonl") for p in (tmp_path / "ddp", tmp_path / "single"))
     assert [r["step"] for r in two] == [r["step"] for r in one] == [20, 40]
     for a, b in zip(two, one):

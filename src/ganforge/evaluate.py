@@ -100,30 +100,48 @@ def _cache_key(s: SampleSet, ex: Extractor) -> tuple[str, dict[str, Any]]:
     return key, what
 
 
+def _cache_path(s: SampleSet, ex: Extractor) -> tuple[Path, dict[str, Any]]:
+    key, what = _cache_key(s, ex)
+    return cache_dir() / "reference" / f"{ex.name}-{key}.npz", what
+
+
+def cached_reference(s: SampleSet, ex: Extractor) -> np.ndarray | None:
+    """The cached features of a reference set, or None (absent, unreadable or stale)."""
+    path, what = _cache_path(s, ex)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if json.loads(str(f["meta"])) == what:
+                return f["features"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass  # unreadable or stale entry: recompute and overwrite
+    print(f"ganforge: cached reference features '{path}' are unreadable or stale; recomputing", file=sys.stderr)
+    return None
+
+
+def store_reference(s: SampleSet, ex: Extractor, feats: np.ndarray) -> None:
+    """Cache the features of a reference set; a read-only or full cache never fails the evaluation."""
+    from .checkpoint import atomic_write
+    path, what = _cache_path(s, ex)
+    buf = io.BytesIO()
+    np.savez(buf, features=feats.astype(np.float32), meta=np.array(json.dumps(what, sort_keys=True)))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, buf.getvalue())
+    except (OSError, GanforgeError) as e:
+        print(f"ganforge: could not cache reference features at '{path}': {e}", file=sys.stderr)
+
+
 def reference_features(s: SampleSet, ex: Extractor, progress: bool = True, use_cache: bool = True
                        ) -> tuple[np.ndarray, bool]:
     """Features of a reference set, from the cache when present (returns (features, from_cache))."""
-    from .checkpoint import atomic_write
-    key, what = _cache_key(s, ex)
-    path = cache_dir() / "reference" / f"{ex.name}-{key}.npz"
-    if use_cache and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                if json.loads(str(f["meta"])) == what:
-                    return f["features"], True
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            pass  # unreadable or stale entry: recompute and overwrite
-        print(f"ganforge: cached reference features '{path}' are unreadable or stale; recomputing",
-              file=sys.stderr)
+    feats = cached_reference(s, ex) if use_cache else None
+    if feats is not None:
+        return feats, True
     feats = ex(s.data, what=f"reference {s.name}", progress=progress)
     if use_cache:
-        buf = io.BytesIO()
-        np.savez(buf, features=feats.astype(np.float32), meta=np.array(json.dumps(what, sort_keys=True)))
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, buf.getvalue())
-        except (OSError, GanforgeError) as e:  # a read-only or full cache never fails the evaluation
-            print(f"ganforge: could not cache reference features at '{path}': {e}", file=sys.stderr)
+        store_reference(s, ex, feats)
     return feats, False
 
 
@@ -158,9 +176,11 @@ def _check_compatible(fake: SampleSet, real: SampleSet) -> None:
 
 def measure(fake: SampleSet, real: SampleSet, metrics: dict[str, Metric], features: str, seed: int = 0,
             progress: bool = True, use_cache: bool = True, extra: dict[str, Any] | None = None,
-            fake_features: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
+            fake_features: dict[str, np.ndarray] | None = None,
+            real_features: dict[str, tuple[np.ndarray, bool]] | None = None) -> list[dict[str, Any]]:
     """Compute each metric of fake against real; one result dict per metric, each with its protocol.
-    fake_features: features of fake already extracted, by extractor name (e.g. gathered from all ranks)."""
+    fake_features: features of fake already extracted, by extractor name (e.g. gathered from all ranks);
+    real_features: likewise for real, as (features, whether they came from the cache)."""
     _check_compatible(fake, real)
     base = {"generated": fake.name, "n_generated": len(fake.data), "reference": real.name,
             "reference_split": real.split, "n_reference": len(real.data), "seed": seed,
@@ -174,6 +194,8 @@ def measure(fake: SampleSet, real: SampleSet, metrics: dict[str, Metric], featur
                 cache[key] = fake_features[ex.name]
             elif which == "fake":
                 cache[key] = ex(fake.data, what=f"generated {fake.name}", progress=progress)
+            elif real_features and ex.name in real_features:
+                cache[key], cache["from_cache"] = real_features[ex.name]
             else:
                 cache[key], cache["from_cache"] = reference_features(real, ex, progress, use_cache)
         return cache[key]
@@ -319,32 +341,56 @@ def training_extractor(name: str, kind: str, shape: tuple[int, ...]) -> str:
     return "mnist" if shape[0] == 1 else "inception"
 
 
+def eval_reference(st: Any) -> SampleSet:
+    """The reference set of a run's evaluations (train.eval_n samples), loaded once per run."""
+    if st.eval_reference is None:
+        t, src = st.cfg.train, st.source
+        if parse_name(st.cfg.data.name)[0] in DATASETS:
+            ref_spec, split = reference_name(st.cfg.data.name, "test")
+            st.eval_reference = reference_set(ref_spec, split, src.kind, t.eval_n, st.cfg)
+        else:  # data handed to ganforge.fit() in memory: the reference is the training data itself
+            st.eval_reference = SampleSet(src.name, src.reference(t.eval_n), src.kind, src, "train")
+    return st.eval_reference
+
+
+def shared_reference_features(real: SampleSet, ex: Extractor, d: Any) -> tuple[np.ndarray | None, bool]:
+    """Under torchrun: the reference features from rank 0's cache, else extracted by every rank for its
+    share of the rows and cached by rank 0. Every rank calls this; only rank 0's return holds features."""
+    import torch.distributed as td
+
+    feats = cached_reference(real, ex) if d.main else None
+    hit = [feats is not None]
+    td.broadcast_object_list(hit, src=0)  # the same branch on every rank
+    if hit[0]:
+        return feats, True
+    feats = shard_features(ex, real.data, d, f"reference {real.name}")
+    if d.main:
+        store_reference(real, ex, feats)
+    return feats, False
+
+
 def evaluate_state(st: Any) -> list[dict[str, Any]]:
-    """The evaluation of a training state (train.eval_*), on its G_ema, without progress bars."""
+    """The evaluation of a training state (train.eval_*), on its G_ema, without progress bars. Under
+    torchrun every rank calls this and extracts its share of the features; rank 0 computes the metrics."""
     t, src, d = st.cfg.train, st.source, st.dist
     ms = resolve_metrics([x.strip() for x in t.eval_metrics.split(",") if x.strip()], src.kind)
     ex = training_extractor(t.eval_features, src.kind, tuple(src.shape))
-    fake_features = None
-    if d.enabled:  # every rank calls this
-        if any(m.needs == "features" for m in ms.values()):  # each rank extracts its share of the samples
-            from .train.dist import broadcast_module
-            broadcast_module(st.G_ema, d)  # BN statistics are per shard; rank 0's are the ones checkpointed
-            fake = generated_set(st.generator(), t.eval_n, 0)
-            fake_features = {ex: shard_features(get_extractor(ex), fake.data, d, fake.name)}
+    if d.enabled and any(m.needs == "features" for m in ms.values()):
+        real = eval_reference(st)  # on every rank: each extracts its share of the reference too
+        from .train.dist import broadcast_module
+        broadcast_module(st.G_ema, d)  # BN statistics are per shard; rank 0's are the ones checkpointed
+        fake = generated_set(st.generator(), t.eval_n, 0)
+        extractor = get_extractor(ex)
+        fake_features = {ex: shard_features(extractor, fake.data, d, fake.name)}
+        real_features = {ex: shared_reference_features(real, extractor, d)}
         if not d.main:  # the rest is rank 0's
             return []
-    real = st.eval_reference  # loaded once per run
-    if real is None:
-        if parse_name(st.cfg.data.name)[0] in DATASETS:
-            ref_spec, split = reference_name(st.cfg.data.name, "test")
-            real = reference_set(ref_spec, split, src.kind, t.eval_n, st.cfg)
-        else:  # data handed to ganforge.fit() in memory: the reference is the training data itself
-            real = SampleSet(src.name, src.reference(t.eval_n), src.kind, src, "train")
-        st.eval_reference = real
-    if fake_features is None:
-        return evaluate_samples(st.generator(), ms, ex, t.eval_n, 0, real.name, real.split or "", st.cfg,
-                                progress=False, real_set=real)
-    return measure(fake, real, ms, ex, 0, False, fake_features=fake_features)
+        return measure(fake, real, ms, ex, 0, False, fake_features=fake_features, real_features=real_features)
+    if not d.main:
+        return []
+    real = eval_reference(st)
+    return evaluate_samples(st.generator(), ms, ex, t.eval_n, 0, real.name, real.split or "", st.cfg,
+                            progress=False, real_set=real)
 
 
 def better(name: str) -> Callable[[float, float], bool]:
