@@ -7,11 +7,15 @@ Same architecture (both loops build their networks with ganforge's registry from
 same thread count, EMA off in ganforge (train.ema=0: its lerp still runs, with weight 1). ganforge is
 timed through train_step (its per-step work: data, noise, both updates, the finite checks, the EMA),
 without train_loop's bookkeeping (a device-side loss sum, the progress bar, the stop-flag check); the
-textbook loop is timed whole, its DataLoader and `.item()` calls included, as a tutorial runs it. Rates: both loops live in one process
-and alternate blocks of steps (about 2 s each), so machine noise hits both alike; the table shows the
-median samples/s of each, the ratio of the medians and the range of the per-block paired ratios.
+textbook loop is timed whole, its DataLoader and `.item()` calls included, as a tutorial runs it. A third
+loop, the floor (floor_step), does only the arithmetic of ganforge's step, with no data pipeline, checks
+or EMA: floor / textbook is about the most any loop could gain over the textbook one with these
+networks, this algorithm and this precision, and ganforge / floor is what ganforge's per-step work
+costs. Rates: the loops live in one process and take turns in blocks of steps (about 2 s each), so
+machine noise hits them alike; the table shows the median samples/s of each, the ratios of the medians
+and the range of the per-block paired ganforge / textbook ratios.
 Peak resident memory (peak GPU memory with --device cuda): each loop alone in its own process. --set
-changes ganforge's loop only (the textbook loop stays fp32, contiguous, unfused). A second table gives
+changes ganforge's loop and the floor (the textbook loop stays fp32, contiguous, unfused). A second table gives
 the FLOPs of one step (matmuls and convolutions, counted by torch.utils.flop_counter), ganforge's
 achieved model TFLOP/s and, on a GPU whose bf16 peak is known (or --peak-tflops), the model FLOP
 utilisation.
@@ -28,7 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 STEPS = {"MLP, ring8, batch 512": 100, "DCGAN, MNIST 28x28, batch 64": 60, "DCGAN, MNIST 28x28, batch 256": 15,
          "DCGAN, 64x64, batch 64": 6}  # a block of about 2 s on 2 CPU cores
@@ -53,6 +57,29 @@ def mnist64(path: Path) -> None:
 PEAK_BF16_TFLOPS = [(r"H100.*PCIe", 756.0), (r"H100", 989.4), (r"H200", 989.4), (r"A100", 312.0)]
 
 
+def floor_step(st: Any, real: Any) -> None:
+    """The arithmetic of one ganforge step and nothing else: the same networks, objective, fused
+    optimisers, layout and precision, one fixed real batch (no data pipeline), no finite checks, no EMA,
+    no gradient scaler. No loop with these networks and this algorithm can be much faster."""
+    import torch
+    G = st.G_train if st.G_train is not None else st.G
+    D = st.D_train if st.D_train is not None else st.D
+    D.requires_grad_(True)
+    z = torch.randn(real.shape[0], st.cfg.model.z_dim, device=st.device)
+    with st.autocast():
+        fake = G(z, None)
+        d_loss = st.objective.d_loss(D(real, None).float(), D(fake.detach(), None).float())
+    st.opt_D.zero_grad(set_to_none=True)
+    d_loss.backward()
+    st.opt_D.step()
+    st.D.requires_grad_(False)
+    with st.autocast():
+        g_loss = st.objective.g_loss(st.D(fake, None).float())
+    st.opt_G.zero_grad(set_to_none=True)
+    g_loss.backward()
+    st.opt_G.step()
+
+
 def build(loop: str, name: str, npz64: str, overrides: list[str], device: str = "cpu"
           ) -> tuple[Callable[[int], float], Callable[[], float]]:
     """The loop `loop` for configuration `name`, warmed up: (a function that trains n steps and returns
@@ -69,21 +96,25 @@ def build(loop: str, name: str, npz64: str, overrides: list[str], device: str = 
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
-    if loop == "ganforge":
+    if loop in ("ganforge", "floor"):
         from ganforge.train.loop import train_step
         from ganforge.train.state import build_state
         st = build_state(resolve(preset, base + overrides + [f"train.device={device}"]))
+        if loop == "floor":
+            real = st.sampler.next()[0].to(st.device)
+            if st.channels_last and real.dim() == 4:
+                real = real.contiguous(memory_format=torch.channels_last)
+
+        def one_step() -> None:
+            train_step(st) if loop == "ganforge" else floor_step(st, real)
 
         def run(n: int) -> float:
             sync()
             t = time.perf_counter()
             for _ in range(n):
-                train_step(st)
+                one_step()
             sync()
             return n * batch / (time.perf_counter() - t)
-
-        def one_step() -> None:
-            train_step(st)
     else:
         from benchmarks.textbook_dcgan import ImageDataset, PointDataset, textbook_loop
         from ganforge.registries import NETWORKS
@@ -111,14 +142,16 @@ def build(loop: str, name: str, npz64: str, overrides: list[str], device: str = 
 
 def rates(name: str, reps: int, steps: int, npz64: str, overrides: list[str], device: str
           ) -> tuple[dict[str, list[float]], dict[str, float]]:
-    """Both loops in this process, alternating blocks of `steps` steps, `reps` times; and the FLOPs of
+    """The loops in this process, taking turns in blocks of `steps` steps, `reps` rounds; and the FLOPs of
     one step of each (matmuls and convolutions, PyTorch's FlopCounterMode)."""
     loops = {"textbook": build("textbook", name, npz64, [], device),
-             "ganforge": build("ganforge", name, npz64, overrides, device)}
+             "ganforge": build("ganforge", name, npz64, overrides, device),
+             "floor": build("floor", name, npz64, overrides, device)}
     out: dict[str, list[float]] = {k: [] for k in loops}
-    for _ in range(reps):
-        for k, (run, _) in loops.items():
-            out[k].append(run(steps))
+    for i in range(reps):  # the order turns each round, so that no loop always follows the same one
+        names = list(loops)
+        for k in names[i % len(names):] + names[:i % len(names)]:
+            out[k].append(loops[k][0](steps))
     return out, {k: flops() for k, (_, flops) in loops.items()}
 
 
@@ -189,18 +222,19 @@ def main() -> None:
         batch = CONFIGS[name][1]
         achieved = flops["ganforge"] * med["ganforge"] / batch / 1e12  # TFLOP/s
         rows.append((name, med, paired, mem, flops, achieved))
-        print(f"{name}: ganforge {med['ganforge']:.0f}/s, textbook {med['textbook']:.0f}/s, paired ratios "
-              f"{', '.join(f'{x:.2f}' for x in paired)}", file=sys.stderr)
+        print(f"{name}: ganforge {med['ganforge']:.0f}/s, textbook {med['textbook']:.0f}/s, floor "
+              f"{med['floor']:.0f}/s, paired ratios {', '.join(f'{x:.2f}' for x in paired)}", file=sys.stderr)
     gpu = a.device.startswith("cuda")
-    print(f"device: {a.device}; ganforge overrides: {' '.join(a.set) or 'none'}; {a.reps} alternating blocks per "
+    print(f"device: {a.device}; ganforge overrides: {' '.join(a.set) or 'none'}; {a.reps} rounds of turns per "
           f"configuration; threads: {rows[0][3]['ganforge']['threads']}")
-    print("| configuration | ganforge samples/s | textbook samples/s | ratio (paired range) | peak "
-          f"{'GPU ' if gpu else ''}MiB (ganforge / textbook) |")
-    print("|---|---|---|---|---|")
+    print("| configuration | ganforge samples/s | textbook samples/s | ratio (paired range) | floor / textbook "
+          f"| ganforge / floor | peak {'GPU ' if gpu else ''}MiB (ganforge / textbook) |")
+    print("|---|---|---|---|---|---|---|")
     key = "peak_gpu_mib" if gpu else "peak_rss_mib"
     for name, med, paired, mem, _, _ in rows:
         print(f"| {name} | {med['ganforge']:,.0f} | {med['textbook']:,.0f} | **{med['ganforge'] / med['textbook']:.2f}x** "
-              f"({paired[0]:.2f}-{paired[-1]:.2f}) | {mem['ganforge'][key]:.0f} / {mem['textbook'][key]:.0f} |")
+              f"({paired[0]:.2f}-{paired[-1]:.2f}) | {med['floor'] / med['textbook']:.2f}x | "
+              f"{med['ganforge'] / med['floor']:.2f} | {mem['ganforge'][key]:.0f} / {mem['textbook'][key]:.0f} |")
     print()
     print("| configuration | GFLOP per step (ganforge / textbook) | ganforge model TFLOP/s | MFU (of the dense bf16 "
           "peak, whatever precision ran) |")
