@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """ganforge's training loop against the textbook loop (benchmarks/textbook_dcgan.py), side by side.
 
-    python benchmarks/throughput.py [--reps 5] [--steps N] [--set train.precision=bf16] [--device cuda]
+    python benchmarks/throughput.py [--reps 6] [--steps N] [--set train.precision=bf16] [--device cuda]
 
 Same architecture (both loops build their networks with ganforge's registry from one seed), same batch,
 same thread count, EMA off in ganforge (train.ema=0: its lerp still runs, with weight 1). ganforge is
@@ -9,11 +9,11 @@ timed through train_step (its per-step work: data, noise, both updates, the fini
 without train_loop's bookkeeping (a device-side loss sum, the progress bar, the stop-flag check); the
 textbook loop is timed whole, its DataLoader and `.item()` calls included, as a tutorial runs it. A third
 loop, the floor (floor_step), does only the arithmetic of ganforge's step, with no data pipeline, checks
-or EMA: floor / textbook is about the most any loop could gain over the textbook one with these
-networks, this algorithm and this precision, and ganforge / floor is what ganforge's per-step work
-costs. Rates: the loops live in one process and take turns in blocks of steps (about 2 s each), so
+or EMA: floor / textbook is about the most a loop doing the same arithmetic (these networks, this
+algorithm, this precision, ganforge's choice of layout and kernels) could gain over the textbook one,
+and ganforge / floor is what ganforge's per-step work costs. Rates: the loops live in one process and take turns in blocks of steps (about 2 s each), so
 machine noise hits them alike; the table shows the median samples/s of each, the ratios of the medians
-and the range of the per-block paired ganforge / textbook ratios.
+and the ranges of the per-round paired ganforge / textbook and floor / textbook ratios.
 Peak resident memory (peak GPU memory with --device cuda): each loop alone in its own process. --set
 changes ganforge's loop and the floor (the textbook loop stays fp32, contiguous, unfused). A second table gives
 the FLOPs of one step (matmuls and convolutions, counted by torch.utils.flop_counter), ganforge's
@@ -101,6 +101,12 @@ def build(loop: str, name: str, npz64: str, overrides: list[str], device: str = 
         from ganforge.train.state import build_state
         st = build_state(resolve(preset, base + overrides + [f"train.device={device}"]))
         if loop == "floor":
+            c = st.cfg
+            if not (c.loss.n_critic == 1 and c.train.reuse_fake and st.penalty.term is None
+                    and st.penalty.after_step is None and st.num_classes == 0 and st.scaler_D is None):
+                raise SystemExit(f"the floor loop covers unconditional, penalty-free runs with loss.n_critic=1, "
+                                 f"train.reuse_fake=true and no fp16 scaler; drop the --set that changes that "
+                                 f"for '{name}'")
             real = st.sampler.next()[0].to(st.device)
             if st.channels_last and real.dim() == 4:
                 real = real.contiguous(memory_format=torch.channels_last)
@@ -152,7 +158,7 @@ def rates(name: str, reps: int, steps: int, npz64: str, overrides: list[str], de
         names = list(loops)
         for k in names[i % len(names):] + names[:i % len(names)]:
             out[k].append(loops[k][0](steps))
-    return out, {k: flops() for k, (_, flops) in loops.items()}
+    return out, {k: loops[k][1]() for k in ("textbook", "ganforge")}
 
 
 def memory(loop: str, name: str, npz64: str, overrides: list[str], device: str) -> dict:
@@ -186,7 +192,7 @@ def peak_rss_mib() -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--reps", type=int, default=6, help="rounds (a multiple of 3 gives each loop each place equally)")
     p.add_argument("--steps", type=int, default=0, help="steps per block (default: about 2 s of work on 2 CPU cores)")
     p.add_argument("--only", default=None, help="one configuration name")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (both loops)")
@@ -213,6 +219,7 @@ def main() -> None:
         r, flops = rates(name, a.reps, steps, str(npz64), a.set, a.device)
         med = {k: statistics.median(v) for k, v in r.items()}
         paired = sorted(g / t for g, t in zip(r["ganforge"], r["textbook"]))
+        paired_floor = sorted(f / t for f, t in zip(r["floor"], r["textbook"]))
         mem = {}
         for loop in ("textbook", "ganforge"):
             out = subprocess.run([sys.executable, __file__, "--memory", loop, name, "--npz64", str(npz64),
@@ -221,19 +228,21 @@ def main() -> None:
             mem[loop] = json.loads(out.stdout.strip().splitlines()[-1])
         batch = CONFIGS[name][1]
         achieved = flops["ganforge"] * med["ganforge"] / batch / 1e12  # TFLOP/s
-        rows.append((name, med, paired, mem, flops, achieved))
+        rows.append((name, med, (paired, paired_floor), mem, flops, achieved))
         print(f"{name}: ganforge {med['ganforge']:.0f}/s, textbook {med['textbook']:.0f}/s, floor "
-              f"{med['floor']:.0f}/s, paired ratios {', '.join(f'{x:.2f}' for x in paired)}", file=sys.stderr)
+              f"{med['floor']:.0f}/s, paired ratios {', '.join(f'{x:.2f}' for x in paired)}; floor / textbook "
+              f"{', '.join(f'{x:.2f}' for x in paired_floor)}", file=sys.stderr)
     gpu = a.device.startswith("cuda")
     print(f"device: {a.device}; ganforge overrides: {' '.join(a.set) or 'none'}; {a.reps} rounds of turns per "
           f"configuration; threads: {rows[0][3]['ganforge']['threads']}")
-    print("| configuration | ganforge samples/s | textbook samples/s | ratio (paired range) | floor / textbook "
+    print("| configuration | ganforge samples/s | textbook samples/s | ratio (paired range) | floor / textbook (paired range) "
           f"| ganforge / floor | peak {'GPU ' if gpu else ''}MiB (ganforge / textbook) |")
     print("|---|---|---|---|---|---|---|")
     key = "peak_gpu_mib" if gpu else "peak_rss_mib"
-    for name, med, paired, mem, _, _ in rows:
+    for name, med, (paired, paired_floor), mem, _, _ in rows:
         print(f"| {name} | {med['ganforge']:,.0f} | {med['textbook']:,.0f} | **{med['ganforge'] / med['textbook']:.2f}x** "
-              f"({paired[0]:.2f}-{paired[-1]:.2f}) | {med['floor'] / med['textbook']:.2f}x | "
+              f"({paired[0]:.2f}-{paired[-1]:.2f}) | {med['floor'] / med['textbook']:.2f}x "
+              f"({paired_floor[0]:.2f}-{paired_floor[-1]:.2f}) | "
               f"{med['ganforge'] / med['floor']:.2f} | {mem['ganforge'][key]:.0f} / {mem['textbook'][key]:.0f} |")
     print()
     print("| configuration | GFLOP per step (ganforge / textbook) | ganforge model TFLOP/s | MFU (of the dense bf16 "

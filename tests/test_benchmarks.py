@@ -1,4 +1,5 @@
 """The throughput benchmark's floor loop does exactly ganforge's arithmetic, and the script runs."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,14 +13,15 @@ from ganforge.train.state import build_state
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.throughput import floor_step  # noqa: E402
+from benchmarks.throughput import build, floor_step  # noqa: E402
 
 
 @pytest.mark.parametrize("preset,sets", [("ring8-gan", ["data.batch_size=128"]),
-                                         ("mnist-dcgan", ["data.batch_size=16"])])
+                                         ("mnist-dcgan", ["data.batch_size=16"]),
+                                         ("mnist-dcgan", ["data.batch_size=16", "train.precision=bf16"])])
 def test_floor_step_is_ganforge_arithmetic(preset, sets):
     # the floor is ganforge's step without its data pipeline, checks and EMA: given the batch ganforge's
-    # sampler draws and the same noise, both leave identical weights
+    # sampler draws and the same noise, both leave identical weights (this checks the results, not the cost)
     cfg = resolve(preset, sets + ["train.progress=false"])
     a, b = build_state(cfg), build_state(cfg)
     real = b.sampler.next()[0].to(b.device)
@@ -45,3 +47,10 @@ def test_throughput_script_prints_its_table():
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert len(cells) == 7
     assert float(cells[1].replace(",", "")) > 0 and float(cells[2].replace(",", "")) > 0
+    assert re.fullmatch(r"[0-9.]+x \([0-9.]+-[0-9.]+\)", cells[4]) and float(cells[5]) > 0  # the floor's columns
+
+
+@pytest.mark.parametrize("change", ["train.reuse_fake=false", "loss.n_critic=2"])
+def test_floor_refuses_what_it_does_not_compute(change):
+    with pytest.raises(SystemExit, match="floor loop covers"):
+        build("floor", "MLP, ring8, batch 512", "", [change])

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -350,15 +350,23 @@ def eval_reference(st: Any) -> SampleSet:
             st.eval_reference = reference_set(ref_spec, split, src.kind, t.eval_n, st.cfg)
         else:  # data handed to ganforge.fit() in memory: the reference is the training data itself
             st.eval_reference = SampleSet(src.name, src.reference(t.eval_n), src.kind, src, "train")
+        if not st.dist.main:  # ranks > 0 only extract features: keep the samples, not the whole source
+            st.eval_reference = replace(st.eval_reference, source=None)
     return st.eval_reference
 
 
 def shared_reference_features(real: SampleSet, ex: Extractor, d: Any) -> tuple[np.ndarray | None, bool]:
     """Under torchrun: the reference features from rank 0's cache, else extracted by every rank for its
-    share of the rows and cached by rank 0. Every rank calls this; only rank 0's return holds features."""
+    share of the rows, gathered on every rank and cached by rank 0. Every rank calls this; on a cache hit
+    only rank 0's return holds features (the others get None)."""
     import torch.distributed as td
 
-    feats = cached_reference(real, ex) if d.main else None
+    feats = None
+    if d.main:
+        try:  # the cache never fails an evaluation, and rank 0 must reach the broadcast below
+            feats = cached_reference(real, ex)
+        except Exception as e:  # noqa: BLE001
+            print(f"ganforge: could not read the reference-feature cache ({e}); extracting", file=sys.stderr)
     hit = [feats is not None]
     td.broadcast_object_list(hit, src=0)  # the same branch on every rank
     if hit[0]:
