@@ -57,6 +57,13 @@ def mnist64(path: Path) -> None:
 PEAK_BF16_TFLOPS = [(r"H100.*PCIe", 756.0), (r"H100", 989.4), (r"H200", 989.4), (r"A100", 312.0)]
 
 
+def floor_batch(st: Any) -> Any:
+    """The floor's fixed real batch: the next batch of st's sampler, on st's device, in st's layout."""
+    import torch
+    real = st.sampler.next()[0].to(st.device)
+    return real.contiguous(memory_format=torch.channels_last) if st.channels_last and real.dim() == 4 else real
+
+
 def floor_step(st: Any, real: Any) -> None:
     """The arithmetic of one ganforge step and nothing else: the same networks, objective, fused
     optimisers, layout and precision, one fixed real batch (no data pipeline), no finite checks, no EMA,
@@ -107,9 +114,7 @@ def build(loop: str, name: str, npz64: str, overrides: list[str], device: str = 
                 raise SystemExit(f"the floor loop covers unconditional, penalty-free runs with loss.n_critic=1, "
                                  f"train.reuse_fake=true and no fp16 scaler; drop the --set that changes that "
                                  f"for '{name}'")
-            real = st.sampler.next()[0].to(st.device)
-            if st.channels_last and real.dim() == 4:
-                real = real.contiguous(memory_format=torch.channels_last)
+            real = floor_batch(st)
 
         def one_step() -> None:
             train_step(st) if loop == "ganforge" else floor_step(st, real)

@@ -13,7 +13,7 @@ from ganforge.train.state import build_state
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.throughput import build, floor_step  # noqa: E402
+from benchmarks.throughput import build, floor_batch, floor_step  # noqa: E402
 
 
 @pytest.mark.parametrize("preset,sets", [("ring8-gan", ["data.batch_size=128"]),
@@ -24,9 +24,7 @@ def test_floor_step_is_ganforge_arithmetic(preset, sets):
     # sampler draws and the same noise, both leave identical weights (this checks the results, not the cost)
     cfg = resolve(preset, sets + ["train.progress=false"])
     a, b = build_state(cfg), build_state(cfg)
-    real = b.sampler.next()[0].to(b.device)
-    if b.channels_last and real.dim() == 4:
-        real = real.contiguous(memory_format=torch.channels_last)
+    real = floor_batch(b)
     before = {k: v.clone() for k, v in a.D.state_dict().items()}
     torch.manual_seed(1)
     train_step(a)

@@ -89,7 +89,7 @@ def wrap(net: nn.Module, d: Dist, device: torch.device) -> nn.Module:
     return DDP(net, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def any_true(flag: bool, d: Dist, device: torch.device) -> bool:
+def any_true(flag: bool, d: Dist) -> bool:
     """True on every rank when it is true on any rank (e.g. a stop signal seen by one process)."""
     if not d.enabled:
         return flag

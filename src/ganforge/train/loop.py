@@ -79,7 +79,7 @@ def check_step(loss: torch.Tensor, net: nn.Module, which: str, st: TrainState) -
         elif not bool(flags.all()):
             bad = [n for (n, _), ok in zip(grads, flags[1:].tolist()) if not ok]
             what = f"gradient of the {which} ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
-    if st.dist.enabled and distributed.any_true(what is not None, st.dist, st.device):
+    if distributed.any_true(what is not None, st.dist):
         what = what or f"{which} loss on another rank"
     if what is not None:
         raise NonFiniteStep(f"non-finite {what} at step {st.step + 1}", st.step + 1)
@@ -287,7 +287,7 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
                     elif st.dist.enabled:  # no run directory on this rank: its share of the features
                         from ..evaluate import evaluate_state
                         evaluate_state(st)
-                if distributed.any_true(stop.signum is not None, st.dist, dev):  # every rank stops together
+                if distributed.any_true(stop.signum is not None, st.dist):  # every rank stops together
                     stop.signum = stop.signum or signal.SIGTERM
                     name = signal.Signals(stop.signum).name
                     saved = ""
