@@ -5,7 +5,8 @@
 
 Takes about 10 minutes on 2 CPU cores (--quick: a few trials each, about 3 minutes). Runs in a
 temporary directory; the full-disk trial mounts a small tmpfs when run as root (else it injects
-ENOSPC into os.fsync, and says so).
+ENOSPC into os.fsync, and says so). The trials themselves are in tests/reliability.py, the
+fault-injection harness that tests/test_reliability.py also runs.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ganforge import reliability
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the harness is a test helper, not shipped
+import reliability  # noqa: E402  (tests/reliability.py: tests/ comes before this file's own directory)
 from ganforge.config import Config
 from ganforge.data.source import load_source
 from ganforge.train.rundir import RunDir

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ganforge.reliability import states_equal  # noqa: F401  (re-exported for the tests)
+from reliability import states_equal  # noqa: F401  (re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ IdentityExtractor.__call__ = lambda self, x, *a, **k: (rows.append(len(x)), _cal
 
 if os.environ.get("NAN_AT"):  # "RANK:CALL": that rank's discriminator gives a NaN gradient at that call
     from ganforge.nets.mlp import MLPDiscriminator
-    from ganforge.reliability import NanGrad
+    from reliability import NanGrad  # tests/reliability.py: this script's directory is on sys.path
     nan_rank, nan_call = map(int, os.environ["NAN_AT"].split(":"))
     _forward, calls = MLPDiscriminator.forward, []
 

@@ -9,7 +9,7 @@ import ganforge
 from ganforge.config import Config
 from ganforge.data.source import load_source
 from ganforge.errors import DataError
-from ganforge.reliability import make_faulty_folder, save_image as save
+from reliability import make_faulty_folder, save_image as save
 
 
 @pytest.fixture

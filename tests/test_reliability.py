@@ -12,9 +12,10 @@ import pytest
 import torch
 
 import ganforge
-from ganforge import checkpoint, reliability
+from ganforge import checkpoint
 from ganforge.errors import CheckpointError
 from ganforge.train.rundir import RunDir, append_line
+import reliability  # tests/reliability.py, the fault-injection harness
 from conftest import run_cli, states_equal
 
 TOY = ["model.g_hidden=[32,32]", "model.d_hidden=[32,32]", "data.batch_size=64", "train.ckpt_every=10",

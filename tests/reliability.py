@@ -1,5 +1,9 @@
 """Fault injection: the trials behind tests/test_reliability.py and benchmarks/reliability.py.
 
+A test harness, not part of the shipped package (it lived in src/ganforge/ until issue 12):
+the tests import it as `reliability` (pytest puts tests/ on sys.path), benchmarks/reliability.py
+puts tests/ on sys.path itself.
+
 Each function runs one kind of trial N times and returns counts, so the test suite can run a few
 and the benchmark many, with the same code:
 
@@ -35,10 +39,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import checkpoint
-from .config import Config, all_keys, preset_names, resolve
-from .errors import CheckpointError, ConfigError, DataError, GanforgeError, TrainingError
-from .train.rundir import RunDir, read_jsonl
+from ganforge import checkpoint
+from ganforge.config import Config, all_keys, preset_names, resolve
+from ganforge.errors import CheckpointError, ConfigError, DataError, GanforgeError, TrainingError
+from ganforge.train.rundir import RunDir, read_jsonl
 
 
 def states_equal(a: Any, b: Any) -> bool:
@@ -62,7 +66,7 @@ def same_training_state(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[1])
+    src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
@@ -361,8 +365,8 @@ def pickle_trials(workdir: Path, toy_overrides: list[str]) -> PickleResult:
     """Put pickles with a payload where a checkpoint, an export, a torch.save file and an NPZ belong and
     go through every load path of the library (the CLI's paths call the same functions)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    from . import evaluate, load_generator
-    from .train.run import train
+    from ganforge import evaluate, load_generator
+    from ganforge.train.run import train
     sentinel = workdir / "SENTINEL"
     blob = pickle.dumps({"G": Payload(sentinel)})
     run = train("ring8-r1", ["train.steps=10", "train.progress=false", *toy_overrides], run_dir=workdir / "victim")
@@ -443,7 +447,7 @@ def nonfinite_trials(workdir: Path, injections: list[tuple[int, str]], overrides
     """Inject a NaN gradient at (step, discriminator|generator) in a 2-D run of 40 steps; returns
     (injected step, which, step named in the error or None, the error message)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    from .train.run import fit
+    from ganforge.train.run import fit
     out = []
     for i, (step, which) in enumerate(injections):
         torch.manual_seed(0)
@@ -463,7 +467,7 @@ def lock_trial(workdir: Path, toy_overrides: list[str]) -> tuple[bool, bool, boo
     """(second process refused while the first holds the lock, nothing written by it, resume works after
     the holder is killed with SIGKILL)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    from .train.run import train
+    from ganforge.train.run import train
     run_dir = workdir / "locked"
     args = ["train.steps=10", "train.progress=false", *toy_overrides]
     code = (f"import time; from ganforge.train.rundir import RunDir; RunDir({str(run_dir)!r}).lock(); "
@@ -528,7 +532,7 @@ def disk_full_trial(workdir: Path, toy_overrides: list[str], size_kb: int = 600)
     """Train a toy run on a small tmpfs until the disk is full (needs root and mount; otherwise os.fsync
     fails with ENOSPC after a few writes). Reports the error and whether the newest checkpoint loads."""
     workdir.mkdir(parents=True, exist_ok=True)
-    from .train.run import train
+    from ganforge.train.run import train
     mnt = Path(tempfile.mkdtemp(prefix="ganforge-full-", dir=workdir))
     real = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(mnt)],
                           capture_output=True).returncode == 0
