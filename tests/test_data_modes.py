@@ -7,7 +7,9 @@ import torch
 
 from ganforge.data.source import TensorSource, load_source
 from ganforge.errors import DataError
+from ganforge.metrics.catalog import toy_modes
 from ganforge.metrics.modes import mode_coverage
+from ganforge.registries import METRICS
 
 
 def test_ring8_constants():
@@ -46,6 +48,21 @@ def test_mode_coverage_constructed_cases():
     assert uniform["reverse_kl"] == pytest.approx(0.0) and uniform["modes"] == 4
     none = mode_coverage(np.full((3, 2), 5.0), centers, 0.1)
     assert none["modes"] == 0 and none["hq_pct"] == 0 and math.isinf(none["reverse_kl"])
+
+
+def test_toy_modes_returns_kl_like_stacked_mnist():
+    """Issue 12: the `modes` metric declares (modes, kl), but on toy data it returned only reverse_kl, so
+    train.eval_best=kl passed validation and never wrote best.safetensors. Both are KL(mode histogram ||
+    uniform); toy data now returns it as `kl` too (reverse_kl, the same number, kept for compatibility)."""
+    src = load_source("ring8")
+    c = src.centers.numpy()
+    uniform = toy_modes(np.repeat(c, 10, axis=0), c, src.std)
+    assert set(METRICS.get("modes").values) <= set(uniform)
+    assert uniform["kl"] == uniform["reverse_kl"] == pytest.approx(0.0) and uniform["modes"] == 8
+    skewed = toy_modes(np.concatenate([np.repeat(c[:1], 30, axis=0), np.repeat(c[1:2], 10, axis=0)]), c, src.std)
+    p = np.array([0.75, 0.25])
+    assert skewed["kl"] == skewed["reverse_kl"] == pytest.approx(float((p * np.log(p * 8)).sum()))
+    assert skewed["modes"] == 2 and skewed["hq_pct"] == 100.0
 
 
 def test_sampler_resumes_exactly():

@@ -5,13 +5,15 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import ganforge
 from ganforge.data.images import mnist_arrays
 from ganforge.errors import ConfigError, DataError
 from ganforge.evaluate import evaluate, load_set, reference_features, resolve_metrics
 from ganforge.metrics import stats
-from ganforge.metrics.features import MNIST_WEIGHTS, check_images, get_extractor
+from ganforge.metrics.features import (MNIST_WEIGHTS, InceptionExtractor, MnistExtractor, check_images,
+                                       get_extractor, resize_u8)
 from ganforge.metrics.modes import stacked_modes
 from ganforge.train.rundir import read_jsonl
 from conftest import run_cli
@@ -35,14 +37,39 @@ def test_inception_golden_features():
     f_gray = ex(gray[None], progress=False)[0]  # 28x28 grayscale: repeated to 3 channels, PIL-bicubic to 299
     f_rgb = ex(rgb[None], progress=False)[0]    # 299x299 RGB: no resize
     assert f_gray.shape == (2048,)
-    # recorded 2026-11-22 with torch 2.13.0 (CPU)
-    np.testing.assert_allclose(np.linalg.norm(f_gray), 19.403862, rtol=1e-4)
-    np.testing.assert_allclose(f_gray[[0, 1, 2, 3, 1000]], [1.009924, 0.048758, 0.232036, 0.020167, 0.887186],
+    # recorded 2026-11-22 with torch 2.13.0 (CPU); f_gray re-recorded 2026-12-02 when the resize started
+    # clipping to [0, 255] (issue 12: this pattern's wrap-arounds make bicubic overshoot, to -48 and 286)
+    np.testing.assert_allclose(np.linalg.norm(f_gray), 19.621307, rtol=1e-4)
+    np.testing.assert_allclose(f_gray[[0, 1, 2, 3, 1000]], [0.597269, 0.029222, 0.297071, 0.000021, 0.857165],
                                atol=2e-4)
     assert int(f_gray.argmax()) == 1874
     np.testing.assert_allclose(np.linalg.norm(f_rgb), 19.106453, rtol=1e-4)
     np.testing.assert_allclose(f_rgb[[0, 1, 3, 1000]], [1.471932, 0.282403, 0.272004, 0.513549], atol=2e-4)
     assert int(f_rgb.argmax()) == 926
+
+
+def test_resize_is_clipped_where_bicubic_overshoots():
+    """PIL bicubic overshoots next to sharp edges; like clean-fid's resizer, ganforge clips the float
+    result to [0, 255], so both extractors see inputs within [-1, 1] after normalising (issue 12)."""
+    x = np.zeros((1, 16, 16, 1), np.uint8)
+    x[0, 4:12, 5:11] = 255  # a white rectangle on black
+    raw = np.asarray(Image.fromarray(x[0, :, :, 0].astype(np.float32), mode="F").resize((299, 299), Image.BICUBIC))
+    assert raw.min() < -10 and raw.max() > 265  # PIL alone overshoots on both sides
+    resized = resize_u8(x, 299)
+    np.testing.assert_array_equal(resized[0, 0], raw.clip(0, 255))
+    assert resized.min() == 0.0 and resized.max() == 255.0
+
+    seen = []  # what the networks are given: stubs stand in for them, so no weights are needed
+    inception = InceptionExtractor()
+    inception._model = lambda t: (seen.append(t), torch.zeros(len(t), 2048))[1]
+    inception._forward(x)
+    mnist = MnistExtractor()
+    mnist._model, mnist.scale = type("Net", (), {"features_and_logits": lambda self, t: (
+        seen.append(t), (torch.zeros(len(t), 128), torch.zeros(len(t), 10)))[1]})(), 1.0
+    mnist._forward(x)  # 16x16 -> 28x28
+    assert [tuple(t.shape) for t in seen] == [(1, 3, 299, 299), (1, 1, 28, 28)]
+    for t in seen:
+        assert t.min() == -1.0 and 0.99 <= t.max() <= 1.0, (t.min(), t.max())
 
 
 def test_shipped_mnist_classifier():
@@ -236,6 +263,20 @@ def test_eval_during_training_keeps_best_and_leaves_training_unchanged(tmp_path)
     # the best checkpoint is a generator source like any other
     assert evaluate(tmp_path / "ev" / "best.safetensors", ["fid"], n=500, progress=False)[0]["fid"] == \
         pytest.approx(best["fid"], rel=1e-6)
+
+
+def test_eval_best_kl_keeps_a_best_checkpoint_on_toy_data(tmp_path):
+    """Issue 12: train.eval_best=kl (a declared value of `modes`) on a toy run wrote no best.safetensors,
+    because toy data reported the KL only as reverse_kl."""
+    ganforge.train("gauss1d-gan", ["train.steps=40", "train.progress=false", "train.log_every=20",
+                                   "train.ckpt_every=40", "train.sample_every=40", "train.eval_every=20",
+                                   "train.eval_metrics=modes", "train.eval_n=500", "train.eval_best=kl"],
+                   run_dir=tmp_path / "kl")
+    records = read_jsonl(tmp_path / "kl" / "metrics.jsonl")
+    assert [r["step"] for r in records] == [20, 40] and all(r["kl"] == r["reverse_kl"] for r in records)
+    best = min(records, key=lambda r: r["kl"])
+    assert records[-1]["best"] == {"step": best["step"], "name": "kl", "value": best["kl"]}
+    assert ganforge.checkpoint.load(tmp_path / "kl" / "best.safetensors")["best"]["name"] == "kl"
 
 
 def test_eval_records_survive_resume(tmp_path):

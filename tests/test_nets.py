@@ -1,4 +1,5 @@
-"""Contract tests over the network registry and the adapters for users' own modules."""
+"""The dcgan family's resolutions and layers, and the adapters for users' own modules. The contract of
+every registered network family (every data kind, conditional or not) is in test_registries.py."""
 import warnings
 
 import pytest
@@ -9,50 +10,6 @@ from ganforge.config import Config
 from ganforge.errors import ConfigError
 from ganforge.nets.adapt import adapt_discriminator, adapt_generator
 from ganforge.registries import NETWORKS
-
-SHAPES = {"points": [(1,), (2,)], "images": [(1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 64, 64)]}
-CASES = [(arch, shape) for arch in NETWORKS.names() for kind in NETWORKS.get(arch).kinds for shape in SHAPES[kind]]
-
-
-@pytest.mark.parametrize("arch,shape", CASES)
-@pytest.mark.parametrize("num_classes", [0, 3])
-@pytest.mark.parametrize("bn_dropout", [False, True])
-def test_network_contract(arch, shape, num_classes, bn_dropout):
-    m = Config().model
-    m.z_dim, m.g_batchnorm, m.d_batchnorm, m.d_dropout = 7, bn_dropout, bn_dropout, 0.3 if bn_dropout else 0.0
-    m.width, m.g_hidden, m.d_hidden = 8, [16, 16], [16, 16]
-    m.d_cond = "projection" if bn_dropout else "concat"
-    G, D = NETWORKS.get(arch)(m, shape, num_classes, "tanh")
-    z = torch.randn(5, 7)
-    y = torch.randint(num_classes, (5,)) if num_classes else None
-    x = G(z, y)
-    assert x.shape == (5, *shape)
-    assert x.abs().max() <= 1.0  # tanh output
-    logits = D(x, y)
-    assert logits.shape == (5,)
-    logits.sum().backward()
-    assert all(p.grad is not None for p in G.parameters() if p.requires_grad)
-
-
-@pytest.mark.parametrize("arch", NETWORKS.names())
-@pytest.mark.parametrize("d_cond", ["concat", "projection"])
-def test_conditional_networks_depend_on_label(arch, d_cond):
-    torch.manual_seed(0)
-    m = Config().model
-    m.width, m.d_cond = 8, d_cond
-    shape = SHAPES[NETWORKS.get(arch).kinds[-1]][0]
-    G, D = NETWORKS.get(arch)(m, shape, 4, "linear")
-    G.eval(), D.eval()
-    z = torch.randn(3, m.z_dim)
-    y0, y1 = torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long)
-    a, b = G(z, y0), G(z, y1)
-    assert not torch.allclose(a, b)
-    assert not torch.allclose(D(a, y0), D(a, y1))
-    with pytest.raises(ValueError, match="conditional"):
-        G(z)
-    with pytest.raises(ValueError, match="conditional"):
-        D(a)
-
 
 @pytest.mark.parametrize("res", [15, 20, 30, 512, 8])
 def test_dcgan_rejects_unbuildable_resolution(res):

@@ -1,4 +1,5 @@
-"""Objectives at known logits, penalties on known functions, and numerical stability."""
+"""Objectives at known logits, penalties on known functions, and numerical stability. The contract of
+every registered objective and penalty (finite scalars, gradients, extreme logits) is in test_registries.py."""
 import math
 
 import pytest
@@ -43,16 +44,6 @@ def test_lsgan_hinge_wgan_values():
     assert OBJECTIVES.get("wgan").d_loss(real, fake).item() == pytest.approx(-0.75 - 2.0)
     assert OBJECTIVES.get("hinge").d_loss(real, fake).item() == pytest.approx(0.0 + (0 + 1.5) / 2)
     assert OBJECTIVES.get("hinge").g_loss(fake).item() == pytest.approx(0.75)
-
-
-@pytest.mark.parametrize("name", OBJECTIVES.names())
-def test_objectives_finite_and_differentiable_at_extreme_logits(name):
-    obj = OBJECTIVES.get(name)
-    real = torch.tensor([-200.0, 200.0, 0.0], requires_grad=True)
-    fake = torch.tensor([200.0, -200.0, 0.0], requires_grad=True)
-    loss = obj.d_loss(real, fake) + obj.g_loss(fake)
-    loss.backward()
-    assert torch.isfinite(loss) and torch.isfinite(real.grad).all() and torch.isfinite(fake.grad).all()
 
 
 def test_bce_d_loss_decreases_when_d_improves():

