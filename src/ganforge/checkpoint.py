@@ -21,7 +21,7 @@ import torch
 from .errors import CheckpointError
 
 FORMAT = "ganforge"
-VERSION = 1
+VERSION = 2  # 2 (issue 12): networks by role, the algorithm and its state, the prior; 1 still loads
 KINDS = ("checkpoint", "generator")
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from . import __version__
 from .config import DEFAULT_PRESET, PRESET_DIR, Config, all_keys, key_docs, preset_names, resolve
 from .errors import GanforgeError, TrainingError, TrainingInterrupted
-from .registries import DATASETS, FEATURES, METRICS, NETWORKS, OBJECTIVES, PENALTIES
+from .registries import ALGORITHMS, DATASETS, FEATURES, METRICS, NETWORKS, OBJECTIVES, PENALTIES
 
 OUT_FORMATS = (".png", ".npz")
 
@@ -44,7 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("-n", type=int, required=True, help="number of samples")
     g.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     g.add_argument("--class", dest="cls", type=int, default=None, help="class to generate (conditional models)")
-    g.add_argument("--out", required=True, help="output: .png (plot or grid) or .npz (array x, and y)")
+    g.add_argument("--code", type=int, default=None,
+                   help="value of the categorical latent code to generate (InfoGAN models)")
+    g.add_argument("--out", required=True,
+                   help="output: .png (plot or grid) or .npz (array x; y for conditional models; code and "
+                        "code_cont for InfoGAN models)")
 
     e = sub.add_parser("evaluate", help="metrics of a trained generator, or of one set of images against another",
                        description="Evaluate a generator (SOURCE) against its dataset's reference split, or --fake "
@@ -73,10 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="(re)draw a run's loss plot and the GIF of its sample pictures")
     r.add_argument("run", help="run directory")
 
-    ls = sub.add_parser("list", help="list presets, networks, objectives, penalties, datasets, metrics, features, keys")
+    ls = sub.add_parser("list", help="list presets, algorithms, networks, objectives, penalties, datasets, metrics, features, keys")
     ls.add_argument("what", nargs="?", default="all",
-                    choices=["all", "presets", "networks", "objectives", "penalties", "datasets", "metrics", "features",
-                             "keys"])
+                    choices=["all", "presets", "algorithms", "networks", "objectives", "penalties", "datasets",
+                             "metrics", "features", "keys"])
     return p
 
 
@@ -113,9 +117,14 @@ def cmd_generate(a: argparse.Namespace) -> int:
         raise GanforgeError(f"-n must be >= 1, got {a.n}")
     gen = load_generator(a.source)
     y = gen.labels(a.n, a.cls)
-    x = gen.decode(gen.sample(a.n, seed=a.seed, y=y))
+    draw = gen.draw(a.n, seed=a.seed, code=a.code)  # a bad --code fails here, before any sampling
+    x = gen.decode(gen.sample_z(draw.z, y=y))
     if out.suffix == ".npz":
         arrays: dict[str, Any] = {"x": x} | ({"y": y.numpy()} if y is not None else {})
+        if draw.code is not None:
+            arrays["code"] = draw.code.numpy()
+        if draw.code_cont is not None:
+            arrays["code_cont"] = draw.code_cont.numpy()
         with open(out, "wb") as f:
             np.savez(f, **arrays)
     else:
@@ -182,6 +191,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 def cmd_list(a: argparse.Namespace) -> int:
     sections = {
         "presets": [(n, (PRESET_DIR / f"{n}.yaml").read_text().splitlines()[0].lstrip("# ")) for n in preset_names()],
+        "algorithms": [(n, ALGORITHMS.help(n)) for n in ALGORITHMS],
         "networks": [(n, NETWORKS.help(n)) for n in NETWORKS],
         "objectives": [(n, OBJECTIVES.help(n)) for n in OBJECTIVES],
         "penalties": [(n, PENALTIES.help(n)) for n in PENALTIES],

@@ -37,6 +37,8 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
+    algorithm: str = "gan"
+    """Algorithm registry name: gan (one G, one D, loss.name) | began | infogan (`ganforge list algorithms`)."""
     arch: str = "mlp"
     """Network family registry name."""
     z_dim: int = 64
@@ -148,6 +150,26 @@ class TrainConfig:
 
 
 @dataclass
+class BEGANConfig:
+    gamma: float = 0.5
+    """BEGAN's diversity ratio: the equilibrium E[L(G(z))] = gamma E[L(x)] the k_t controller aims at."""
+    lambda_k: float = 0.001
+    """Learning rate of the equilibrium term k_t (Berthelot et al. 2017: 0.001)."""
+    k0: float = 0.0
+    """Initial k_t (clipped to [0, 1] after each update)."""
+
+
+@dataclass
+class InfoGANConfig:
+    categorical: int = 10
+    """Values of the categorical latent code (0: none)."""
+    continuous: int = 2
+    """Number of continuous latent codes, each uniform on [-1, 1]."""
+    lambda_info: float = 1.0
+    """Weight of the mutual-information term trained into G and Q (Chen et al. 2016: 1)."""
+
+
+@dataclass
 class Config:
     name: str = "custom"
     """Name of the preset or run; the default run directory is runs/<name>."""
@@ -156,6 +178,8 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    began: BEGANConfig = field(default_factory=BEGANConfig)
+    infogan: InfoGANConfig = field(default_factory=InfoGANConfig)
 
     # ---- conversions -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -270,7 +294,7 @@ def set_key(cfg: Config, key: str, value: Any) -> None:
 def merge(cfg: Config, d: Any, where: str = "config") -> None:
     """Merge a nested dict into cfg in place."""
     if not isinstance(d, dict):
-        raise ConfigError(f"{where} must be a mapping of sections (data, model, loss, optim, train), "
+        raise ConfigError(f"{where} must be a mapping of sections ({', '.join(SECTIONS)}), "
                           f"got {type(d).__name__}")
     for k, v in d.items():
         if k == "name":
@@ -336,6 +360,15 @@ def validate(cfg: Config) -> None:
     _check(m.num_classes >= -1, "model.num_classes", m.num_classes, "-1 (from data), 0 or a positive count")
     _check(m.embed_dim >= 1, "model.embed_dim", m.embed_dim, "must be >= 1")
     _check(m.width >= 1, "model.width", m.width, "must be >= 1")
+    b, i = cfg.began, cfg.infogan
+    _check(0.0 < b.gamma <= 1.0, "began.gamma", b.gamma, "must be in (0, 1] (the paper uses 0.3 to 0.7)")
+    _check(0.0 <= b.lambda_k <= 1.0, "began.lambda_k", b.lambda_k, "must be in [0, 1] (the paper's 0.001)")
+    _check(0.0 <= b.k0 <= 1.0, "began.k0", b.k0, "must be in [0, 1]")
+    _check(i.categorical == 0 or i.categorical >= 2, "infogan.categorical", i.categorical, "0 (none) or >= 2 values")
+    _check(i.continuous >= 0, "infogan.continuous", i.continuous, "must be >= 0")
+    _check(i.categorical + i.continuous >= 1, "infogan.categorical", i.categorical,
+           "InfoGAN needs at least one code: a categorical (>= 2 values) or a continuous one")
+    _check(i.lambda_info > 0 and math.isfinite(i.lambda_info), "infogan.lambda_info", i.lambda_info, "must be > 0")
     _check(m.d_cond in ("concat", "projection"), "model.d_cond", m.d_cond, "concat | projection")
     _check(m.g_out in ("auto", "tanh", "linear"), "model.g_out", m.g_out, "auto | tanh | linear")
     for key, act in (("model.g_act", m.g_act), ("model.d_act", m.d_act)):
@@ -397,6 +430,27 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"config key '{key}': {registries.lookup_error(reg, name)}")
     if l.penalty != "default" and l.penalty not in registries.PENALTIES:
         raise ConfigError(f"config key 'loss.penalty': {registries.lookup_error(registries.PENALTIES, l.penalty)}")
+    validate_algorithm(cfg)
+
+
+def validate_algorithm(cfg: Config) -> None:
+    """model.algorithm exists; the options of other algorithms keep their defaults; the algorithm
+    accepts the rest (its own check_config: e.g. BEGAN has its own objective, so no loss.name)."""
+    from . import registries
+
+    name = cfg.model.algorithm
+    if name not in registries.ALGORITHMS:
+        raise ConfigError(f"config key 'model.algorithm': {registries.lookup_error(registries.ALGORITHMS, name)}")
+    defaults = Config()
+    for sec in SECTIONS:
+        if sec in registries.ALGORITHMS and sec != name:
+            for f in dataclasses.fields(getattr(cfg, sec)):
+                value = getattr(getattr(cfg, sec), f.name)
+                if value != getattr(getattr(defaults, sec), f.name):
+                    raise ConfigError(f"config key '{sec}.{f.name}' = {value!r} is an option of model.algorithm={sec}, "
+                                      f"but this run uses model.algorithm={name}: remove it, or set "
+                                      f"model.algorithm={sec}")
+    registries.ALGORITHMS.get(name).check_config(cfg, defaults)
 
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -177,10 +177,12 @@ def _check_compatible(fake: SampleSet, real: SampleSet) -> None:
 def measure(fake: SampleSet, real: SampleSet, metrics: dict[str, Metric], features: str, seed: int = 0,
             progress: bool = True, use_cache: bool = True, extra: dict[str, Any] | None = None,
             fake_features: dict[str, np.ndarray] | None = None,
-            real_features: dict[str, tuple[np.ndarray, bool]] | None = None) -> list[dict[str, Any]]:
+            real_features: dict[str, tuple[np.ndarray, bool]] | None = None, generator: Any = None
+            ) -> list[dict[str, Any]]:
     """Compute each metric of fake against real; one result dict per metric, each with its protocol.
     fake_features: features of fake already extracted, by extractor name (e.g. gathered from all ranks);
-    real_features: likewise for real, as (features, whether they came from the cache)."""
+    real_features: likewise for real, as (features, whether they came from the cache); generator: the
+    Generator fake came from (for metrics of the model itself, such as codes)."""
     _check_compatible(fake, real)
     base = {"generated": fake.name, "n_generated": len(fake.data), "reference": real.name,
             "reference_split": real.split, "n_reference": len(real.data), "seed": seed,
@@ -208,6 +210,12 @@ def measure(fake: SampleSet, real: SampleSet, metrics: dict[str, Metric], featur
             proto = {**base, **ex.protocol(), "reference_features_cached": cache.get("from_cache", False)}
         elif m.needs == "logits":
             values, proto = _logit_metric(m, fake, real, progress)
+            proto = {**base, **proto}
+        elif m.needs == "generator":
+            if generator is None:
+                raise ConfigError(f"metric '{name}' measures a generator's own model: evaluate a run, checkpoint "
+                                  f"or export, not two sets of samples")
+            values, proto = m.compute(generator, real, len(fake.data), seed, progress)
             proto = {**base, **proto}
         else:
             values, proto = _sample_metric(fake, real, progress)
@@ -301,7 +309,7 @@ def evaluate_samples(gen: Any, ms: dict[str, Metric], ex_name: str, n: int, seed
     (or against real_set when given)."""
     fake_set = generated_set(gen, n, seed)
     real_set = real_set or reference_set(ref_spec, split, fake_set.kind, n_ref or n, cfg)
-    return measure(fake_set, real_set, ms, ex_name, seed, progress, use_cache, extra)
+    return measure(fake_set, real_set, ms, ex_name, seed, progress, use_cache, extra, generator=gen)
 
 
 def generated_set(gen: Any, n: int, seed: int) -> SampleSet:
@@ -312,16 +320,6 @@ def generated_set(gen: Any, n: int, seed: int) -> SampleSet:
                      gen.data_info["kind"])
 
 
-def shard_features(ex: Extractor, data: np.ndarray, d: Any, what: str) -> np.ndarray:
-    """Features of data with its rows split over the torchrun ranks, gathered in row order on every rank."""
-    import torch.distributed as td
-
-    rows = np.array_split(np.arange(len(data)), d.world)[d.rank]
-    parts: list[Any] = [None] * d.world
-    td.all_gather_object(parts, ex(data[rows], what=f"{what}, rank {d.rank}", progress=False))
-    return np.concatenate(parts)
-
-
 def reference_set(ref_spec: str, split: str, kind: str, n: int, cfg: Config) -> SampleSet:
     """n reference samples: fresh draws from a toy mixture, else the first n of the dataset's split."""
     if kind == "points":
@@ -330,75 +328,6 @@ def reference_set(ref_spec: str, split: str, kind: str, n: int, cfg: Config) -> 
     real_set = load_set(ref_spec, n, cfg.data)
     real_set.split = split
     return real_set
-
-
-def training_extractor(name: str, kind: str, shape: tuple[int, ...]) -> str:
-    """train.eval_features resolved: auto = identity for points, mnist for 1-channel images, else inception."""
-    if name != "auto":
-        return name
-    if kind == "points":
-        return "identity"
-    return "mnist" if shape[0] == 1 else "inception"
-
-
-def eval_reference(st: Any) -> SampleSet:
-    """The reference set of a run's evaluations (train.eval_n samples), loaded once per run."""
-    if st.eval_reference is None:
-        t, src = st.cfg.train, st.source
-        if parse_name(st.cfg.data.name)[0] in DATASETS:
-            ref_spec, split = reference_name(st.cfg.data.name, "test")
-            st.eval_reference = reference_set(ref_spec, split, src.kind, t.eval_n, st.cfg)
-        else:  # data handed to ganforge.fit() in memory: the reference is the training data itself
-            st.eval_reference = SampleSet(src.name, src.reference(t.eval_n), src.kind, src, "train")
-        if not st.dist.main:  # ranks > 0 only extract features: keep the samples, not the whole source
-            st.eval_reference = replace(st.eval_reference, source=None)
-    return st.eval_reference
-
-
-def shared_reference_features(real: SampleSet, ex: Extractor, d: Any) -> tuple[np.ndarray | None, bool]:
-    """Under torchrun: the reference features from rank 0's cache, else extracted by every rank for its
-    share of the rows, gathered on every rank and cached by rank 0. Every rank calls this; on a cache hit
-    only rank 0's return holds features (the others get None)."""
-    import torch.distributed as td
-
-    feats = None
-    if d.main:
-        try:  # the cache never fails an evaluation, and rank 0 must reach the broadcast below
-            feats = cached_reference(real, ex)
-        except Exception as e:  # noqa: BLE001
-            print(f"ganforge: could not read the reference-feature cache ({e}); extracting", file=sys.stderr)
-    hit = [feats is not None]
-    td.broadcast_object_list(hit, src=0)  # the same branch on every rank
-    if hit[0]:
-        return feats, True
-    feats = shard_features(ex, real.data, d, f"reference {real.name}")
-    if d.main:
-        store_reference(real, ex, feats)
-    return feats, False
-
-
-def evaluate_state(st: Any) -> list[dict[str, Any]]:
-    """The evaluation of a training state (train.eval_*), on its G_ema, without progress bars. Under
-    torchrun every rank calls this and extracts its share of the features; rank 0 computes the metrics."""
-    t, src, d = st.cfg.train, st.source, st.dist
-    ms = resolve_metrics([x.strip() for x in t.eval_metrics.split(",") if x.strip()], src.kind)
-    ex = training_extractor(t.eval_features, src.kind, tuple(src.shape))
-    if d.enabled and any(m.needs == "features" for m in ms.values()):
-        real = eval_reference(st)  # on every rank: each extracts its share of the reference too
-        from .train.dist import broadcast_module
-        broadcast_module(st.G_ema, d)  # BN statistics are per shard; rank 0's are the ones checkpointed
-        fake = generated_set(st.generator(), t.eval_n, 0)
-        extractor = get_extractor(ex)
-        fake_features = {ex: shard_features(extractor, fake.data, d, fake.name)}
-        real_features = {ex: shared_reference_features(real, extractor, d)}
-        if not d.main:  # the rest is rank 0's
-            return []
-        return measure(fake, real, ms, ex, 0, False, fake_features=fake_features, real_features=real_features)
-    if not d.main:
-        return []
-    real = eval_reference(st)
-    return evaluate_samples(st.generator(), ms, ex, t.eval_n, 0, real.name, real.split or "", st.cfg,
-                            progress=False, real_set=real)
 
 
 def better(name: str) -> Callable[[float, float], bool]:

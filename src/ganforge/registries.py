@@ -1,4 +1,7 @@
-"""The flat registries: every name the CLI, `ganforge list` and the tests enumerate comes from here."""
+"""The flat registries: every name the CLI, `ganforge list` and the tests enumerate comes from here.
+
+A leaf: it imports nothing of ganforge's but the Registry class. Each module registers its own entries
+when imported; `ganforge.entries` imports them all, and `import ganforge` imports it first."""
 from __future__ import annotations
 
 from .registry import Registry, RegistryError
@@ -9,6 +12,7 @@ PENALTIES = Registry("penalty")       # name -> Penalty
 DATASETS = Registry("dataset")        # name -> load(arg, seed) -> Source
 METRICS = Registry("metric")          # name -> metrics.catalog.Metric
 FEATURES = Registry("feature extractor")  # name -> metrics.features.Extractor class
+ALGORITHMS = Registry("algorithm")    # name -> train.algorithms Algorithm class
 
 
 def lookup_error(reg: Registry, name: str) -> str:
@@ -18,10 +22,3 @@ def lookup_error(reg: Registry, name: str) -> str:
     except RegistryError as e:
         return str(e)
     return ""
-
-
-# Populate the registries (each module registers its own entries on import).
-from . import data as _data  # noqa: E402,F401
-from . import losses as _losses  # noqa: E402,F401
-from . import metrics as _metrics  # noqa: E402,F401
-from . import nets as _nets  # noqa: E402,F401

@@ -83,10 +83,14 @@ def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.
     return grid
 
 
+def save_image(image: np.ndarray, path: str | Path) -> Path:
+    """Save one uint8 image [H, W, C] (C = 1 or 3) as PNG."""
+    return _save(Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image), path)
+
+
 def grid_png(images: np.ndarray, path: str | Path, nrow: int | None = None) -> Path:
     """Save uint8 images [N, H, W, C] as one grid PNG."""
-    grid = image_grid(images, nrow)
-    return _save(Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid), path)
+    return save_image(image_grid(images, nrow), path)
 
 
 def picture(samples: np.ndarray, data_info: dict[str, Any], path: str | Path, real: np.ndarray | None = None,
@@ -131,16 +135,30 @@ def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], series: di
         draw.text((x1 - 110, y0 + 4 + 12 * k), f"- {name}", fill=colour)
 
 
+def plot_panels(records: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """The panels of losses.png for whatever scalars the algorithm logs: its losses (keys ending in
+    _loss) together, D's outputs (keys starting with 'D(') together, every other scalar on its own."""
+    keys = [k for r in records for k in r if k not in ("step", "samples_per_s")]
+    keys = list(dict.fromkeys(k for k in keys if all(isinstance(r.get(k, 0.0), (int, float)) for r in records)))
+    panels = [("losses", [k for k in keys if k.endswith("_loss")]),
+              ("discriminator outputs", [k for k in keys if k.startswith("D(")])]
+    panels += [(k, [k]) for k in keys if not (k.endswith("_loss") or k.startswith("D("))]
+    return [(title, ks) for title, ks in panels if ks]
+
+
 def loss_plot_png(records: list[dict[str, Any]], path: str | Path, title: str = "") -> Path:
-    """Two panels over steps: D and G losses; D(x) and D(G(z))."""
-    img = Image.new("RGB", (720, 520), "white")
+    """One panel per group of logged scalars over steps (see plot_panels): for gan, D and G losses, then
+    D(x) and D(G(z)); for BEGAN also k_t and M_global."""
+    panels = plot_panels(records)
+    height = 36 + 254 * max(len(panels), 1)
+    img = Image.new("RGB", (720, height), "white")
     draw = ImageDraw.Draw(img)
     steps = np.array([r["step"] for r in records], dtype=float)
     col = lambda key: np.array([r.get(key, np.nan) for r in records], dtype=float)  # noqa: E731
     draw.text((10, 4), title or "training curves", fill=(0, 0, 0))
-    _panel(draw, (70, 36, 700, 250), {"d_loss": (steps, col("d_loss")), "g_loss": (steps, col("g_loss"))}, "losses")
-    _panel(draw, (70, 290, 700, 494), {"D(x)": (steps, col("D(x)")), "D(G(z))": (steps, col("D(G(z))"))},
-           "discriminator outputs")
+    for i, (name, keys) in enumerate(panels):
+        y0 = 36 + 254 * i
+        _panel(draw, (70, y0, 700, y0 + 214), {k: (steps, col(k)) for k in keys}, name)
     return _save(img, path)
 
 

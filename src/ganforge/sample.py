@@ -13,15 +13,23 @@ from . import checkpoint
 from .config import Config
 from .data.source import decode
 from .errors import CheckpointError, ConfigError
+from .nets.adapt import adapt_generator
+from .nets.build import build_networks
+from .priors import NoisePrior, from_description
 
 
 class Generator:
-    """A trained generator with what is needed to sample and decode: z_dim, classes, data description."""
+    """A trained generator with what is needed to sample and decode: its prior (noise, and latent codes
+    for InfoGAN), classes, data description, and the networks an algorithm exports beside it (`nets`:
+    InfoGAN's D with its Q head, which infers the codes of images)."""
 
     def __init__(self, G: nn.Module, z_dim: int, num_classes: int, data_info: dict[str, Any],
-                 config: dict[str, Any] | None = None, step: int = 0) -> None:
+                 config: dict[str, Any] | None = None, step: int = 0, prior: Any = None,
+                 nets: dict[str, nn.Module] | None = None) -> None:
         self.G, self.z_dim, self.num_classes = G, z_dim, num_classes
         self.data_info, self.config, self.step = data_info, config or {}, step
+        self.prior = prior if prior is not None else NoisePrior(z_dim)
+        self.nets = nets or {}
 
     def labels(self, n: int, y: Any = None) -> torch.Tensor | None:
         """Labels for n samples: None (unconditional), an int class, or a sequence; by default classes
@@ -37,13 +45,29 @@ class Generator:
             raise ConfigError(f"class must be in 0..{self.num_classes - 1} (one per sample when a sequence)")
         return y
 
-    @torch.no_grad()
-    def sample(self, n: int, seed: int | None = None, y: Any = None, batch_size: int = 1024) -> torch.Tensor:
-        """n samples in model space (a CPU tensor); a seed makes them reproducible."""
+    @property
+    def has_codes(self) -> bool:
+        """Whether the prior has latent codes (InfoGAN)."""
+        return self.prior.q_dim > 0
+
+    def draw(self, n: int, seed: int | None = None, code: Any = None) -> Any:
+        """The prior's draw for n samples (z, and the codes): what sample() feeds G."""
         if n < 1:
             raise ConfigError(f"number of samples must be >= 1, got {n}")
         seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
-        z = torch.randn(n, self.z_dim, generator=torch.Generator().manual_seed(seed))
+        return self.prior.draw(n, generator=torch.Generator().manual_seed(seed), code=code)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None, y: Any = None, batch_size: int = 1024,
+               code: Any = None) -> torch.Tensor:
+        """n samples in model space (a CPU tensor); a seed makes them reproducible. code fixes the
+        categorical latent code (InfoGAN generators only)."""
+        return self.sample_z(self.draw(n, seed, code).z, y, batch_size)
+
+    @torch.no_grad()
+    def sample_z(self, z: torch.Tensor, y: Any = None, batch_size: int = 1024) -> torch.Tensor:
+        """Samples of given generator inputs z (rows of the prior's draws), in model space."""
+        n = len(z)
         labels = self.labels(n, y)
         device = next(self.G.parameters()).device
         was_training = self.G.training
@@ -54,6 +78,22 @@ class Generator:
         self.G.train(was_training)
         return torch.cat(out)
 
+    @torch.no_grad()
+    def infer_codes(self, x: torch.Tensor, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+        """InfoGAN: Q's categorical code (argmax, [N]) and continuous code means ([N, k]) of samples x in
+        model space."""
+        if not self.has_codes or "D" not in self.nets:
+            raise ConfigError("this generator has no Q head (it was not trained with model.algorithm=infogan)")
+        D = self.nets["D"]
+        device = next(D.parameters()).device
+        was_training = D.training
+        D.eval()
+        qs = [D(x[i:i + batch_size].to(device))[1].float().cpu() for i in range(0, len(x), batch_size)]
+        D.train(was_training)
+        q = torch.cat(qs)
+        k = self.prior.categorical
+        return q[:, :k].argmax(1), q[:, k:]
+
     def decode(self, x: torch.Tensor) -> np.ndarray:
         """Model space -> data units: coordinates for points, uint8 HWC for images."""
         return decode(x, self.data_info["kind"])
@@ -63,7 +103,10 @@ class Generator:
         G = self.G.net if hasattr(self.G, "net") and self.config.get("model", {}).get("arch") == "custom" else self.G
         checkpoint.save(path, {"G": G.state_dict(), "config": self.config, "data": self.data_info,
                                "z_dim": self.z_dim, "num_classes": self.num_classes, "step": self.step,
-                               "custom": self.config.get("model", {}).get("arch") == "custom"}, "generator")
+                               "custom": self.config.get("model", {}).get("arch") == "custom",
+                               "algorithm": self.config.get("model", {}).get("algorithm", "gan"),
+                               "prior": self.prior.describe(),
+                               "nets": {role: net.state_dict() for role, net in self.nets.items()}}, "generator")
 
 
 def find_source_file(source: str | os.PathLike) -> Path:
@@ -89,29 +132,38 @@ def load_generator(source: str | os.PathLike, G: nn.Module | None = None, device
     class as G: the file holds weights, never code.
     """
     tree = checkpoint.load(find_source_file(source))
+    unprefix = lambda sd: {k[len("net."):]: v for k, v in sd.items()}  # noqa: E731  (the adapter's 'net.')
     if tree["__kind__"] == "checkpoint":
         state, cfg_d, data, step = tree["G_ema"], tree["config"], tree["data"], tree["step"]
         custom = cfg_d["model"]["arch"] == "custom"
-        if custom:  # checkpoint keys carry the adapter's 'net.' prefix
-            state = {k[len("net."):]: v for k, v in state.items()}
         num_classes = _classes(cfg_d, data)
+        extra: dict[str, Any] = {}
+        if custom:  # checkpoint keys carry the adapter's 'net.' prefix
+            state = unprefix(state)
     else:
         state, cfg_d, data, step = tree["G"], tree["config"], tree["data"], tree["step"]
         custom, num_classes = tree["custom"], tree["num_classes"]
+        extra = tree.get("nets", {})
     cfg = Config.from_dict(cfg_d)
+    prior = from_description(tree.get("prior"), cfg.model.z_dim)
+    nets: dict[str, nn.Module] = {}
     if custom:
         if G is None:
             raise ConfigError(f"'{source}' holds weights of your own generator class: pass an instance, "
                               f"e.g. ganforge.load_generator(path, G=MyGenerator())")
-        from .nets.adapt import adapt_generator
         G.load_state_dict(state)
         net = adapt_generator(G, num_classes > 0)
     else:
-        from .train.state import build_generator
-        net = build_generator(cfg, data, num_classes)
+        built = build_networks(cfg, tuple(data["shape"]), data["kind"], num_classes, prior)
+        net = built["G"]
         net.load_state_dict(state)
+        if tree["__kind__"] == "checkpoint" and prior.q_dim:
+            extra = {"D": tree["D"]}  # InfoGAN: Q shares D's trunk
+        for role, sd in extra.items():
+            built[role].load_state_dict(sd)
+            nets[role] = built[role].to(device).eval().requires_grad_(False)
     net = net.to(device).eval().requires_grad_(False)
-    return Generator(net, cfg.model.z_dim, num_classes, data, cfg.to_dict(), int(step))
+    return Generator(net, cfg.model.z_dim, num_classes, data, cfg.to_dict(), int(step), prior=prior, nets=nets)
 
 
 def _classes(cfg_d: dict[str, Any], data: dict[str, Any]) -> int:

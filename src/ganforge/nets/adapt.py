@@ -52,8 +52,18 @@ class Adapted(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         out = self.net(x, y) if self.takes_label else self.net(x)
-        if self.role == "G":
+        if self.role in ("G", "AE"):  # a sample, or an autoencoder's reconstruction (BEGAN): as is
             return out
+        if self.role == "DQ":  # InfoGAN: (logits, Q's outputs)
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise ConfigError("model.algorithm=infogan: your discriminator must return a pair (logits [N], "
+                                  "q [N, categorical + continuous]) from a Q head sharing its trunk; it returned "
+                                  f"{type(out).__name__}")
+            logits, q = out
+            return self._logits(logits, x), q
+        return self._logits(out, x)
+
+    def _logits(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if out.numel() != x.shape[0]:
             raise ConfigError(f"the discriminator must return one value per sample (shape [N] or [N, 1]); "
                              f"for a batch of {x.shape[0]} it returned shape {list(out.shape)}")

@@ -130,6 +130,17 @@ class DCGANDiscriminator(nn.Module):
             logit = logit + (self.proj(y.long()) * h).sum(1)
         return logit
 
+    def features_and_logit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The trunk's features [N, feature_dim] and the logit [N] (a Q head shares the trunk)."""
+        if self.num_classes > 0:
+            raise ConfigError("a Q head on a conditional dcgan discriminator is not supported: set model.num_classes=0")
+        h = self.features(x)
+        return h, self.out(h).view(-1)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.out.in_features
+
 
 @NETWORKS.register("dcgan", help="DCGAN conv G and D for 28x28 or 16..256 power-of-two images; model.width channels")
 def build_dcgan(m, shape: tuple[int, ...], num_classes: int, out: str) -> tuple[nn.Module, nn.Module]:

@@ -65,6 +65,19 @@ class MLPDiscriminator(nn.Module):
             h = torch.cat([h, e], dim=1)
         return self.net(h).view(-1)
 
+    def features_and_logit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last hidden layer's features [N, feature_dim] and the logit [N] (a Q head shares the trunk)."""
+        h = x.reshape(x.shape[0], -1)
+        e = self.label(y, x.shape[0])
+        if e is not None:
+            h = torch.cat([h, e], dim=1)
+        h = self.net[:-1](h)
+        return h, self.net[-1](h).view(-1)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.net[-1].in_features
+
 
 @NETWORKS.register("mlp", help="fully connected G and D (tutorial GAN); widths from model.g_hidden/d_hidden")
 def build_mlp(m, shape: tuple[int, ...], num_classes: int, out: str) -> tuple[nn.Module, nn.Module]:

@@ -1,7 +1,8 @@
 """The training loop, written out top to bottom.
 
-Per step: `n_critic` discriminator updates, one generator update, the EMA update, then the
-periodic jobs (log line, sample picture, checkpoint, evaluation). All randomness comes from the global
+Per step: the algorithm's step (train/algorithms/: for gan, `n_critic` discriminator updates and one
+generator update), each update through this loop's `update`, the EMA update, then the periodic jobs
+(log line, sample picture, checkpoint, evaluation). All randomness comes from the global
 torch RNG (noise, dropout, penalty epsilons) and the sampler's own state, both of which a
 checkpoint saves, so a resumed run continues bit-identically on CPU.
 """
@@ -63,13 +64,15 @@ class NonFiniteStep(TrainingError):
         self.skipped = skipped  # train.finite_check=device: found later; the bad updates were skipped
 
 
-def check_step(loss: torch.Tensor, net: nn.Module, which: str, st: TrainState) -> None:
-    """Before an optimiser step: the loss and every gradient of net must be finite (one host sync).
-    Fast path: one multi-tensor norm over all gradients (a NaN or Inf anywhere makes the sum non-finite);
-    only if that fails are the tensors checked one by one, which also clears a sum that merely overflowed.
-    Under torchrun the verdict is agreed over the ranks (a loss can be non-finite on one rank only), so
-    every rank stops at the same step instead of one waiting for the others in a collective."""
-    grads = [(n, p.grad) for n, p in net.named_parameters() if p.grad is not None]
+def check_step(loss: torch.Tensor, net: nn.Module | list[tuple[str, nn.Parameter]], which: str,
+               st: TrainState) -> None:
+    """Before an optimiser step: the loss and every gradient of net (a module, or named parameters) must be
+    finite (one host sync). Fast path: one multi-tensor norm over all gradients (a NaN or Inf anywhere makes
+    the sum non-finite); only if that fails are the tensors checked one by one, which also clears a sum that
+    merely overflowed. Under torchrun the verdict is agreed over the ranks (a loss can be non-finite on one
+    rank only), so every rank stops at the same step instead of one waiting for the others in a collective."""
+    named = net.named_parameters() if isinstance(net, nn.Module) else net
+    grads = [(n, p.grad) for n, p in named if p.grad is not None]
     norms = torch._foreach_norm([g for _, g in grads]) if grads else []
     what = None
     if not bool(torch.isfinite(torch.stack([loss.detach().float().sum()] + [v.float() for v in norms]).sum())):
@@ -85,20 +88,21 @@ def check_step(loss: torch.Tensor, net: nn.Module, which: str, st: TrainState) -
         raise NonFiniteStep(f"non-finite {what} at step {st.step + 1}", st.step + 1)
 
 
-WHICH = ("", "discriminator", "generator")  # codes of st.nonfinite[1]
+CODES = 16  # st.nonfinite[1] holds 1 + the optimiser's position in st.opts (at most CODES - 1 optimisers)
 
 
-def flag_step(loss: torch.Tensor, net: nn.Module, opt: torch.optim.Optimizer, which: str, st: TrainState) -> None:
+def flag_step(loss: torch.Tensor, params: list[nn.Parameter], opt: torch.optim.Optimizer, code: int,
+              st: TrainState) -> None:
     """train.finite_check=device: the same check as check_step without a host sync. The fused optimiser
     skips the update when found_inf is set, and the first bad step is recorded in st.nonfinite for
     raise_pending. Max-norms, so huge finite gradients never count as non-finite."""
-    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    grads = [p.grad for p in params if p.grad is not None]
     norms = [v.float() for v in torch._foreach_norm(grads, ord=float("inf"))] if grads else []
     bad = ~torch.isfinite(torch.stack([loss.detach().float().abs().max()] + norms).max())
     opt.found_inf = bad.float()
     first = bad & (st.nonfinite[0] == 0)
     st.nonfinite[0].masked_fill_(first, st.step + 1)
-    st.nonfinite[1].masked_fill_(first, WHICH.index(which))
+    st.nonfinite[1].masked_fill_(first, code)
 
 
 def raise_pending(st: TrainState) -> None:
@@ -106,12 +110,13 @@ def raise_pending(st: TrainState) -> None:
     if st.nonfinite is None:
         return
     none = 1 << 62  # the earliest bad step over the ranks, the same verdict on every rank
-    key = torch.where(st.nonfinite[0] > 0, st.nonfinite[0] * 4 + st.nonfinite[1], none)
+    key = torch.where(st.nonfinite[0] > 0, st.nonfinite[0] * CODES + st.nonfinite[1], none)
     key = int(distributed.min_across(key.reshape(1), st.dist).item())
-    step, which = (0, 0) if key == none else divmod(key, 4)
+    step, code = (0, 0) if key == none else divmod(key, CODES)
     if step:
         st.nonfinite.zero_()
-        raise NonFiniteStep(f"non-finite {WHICH[which]} loss or gradient at step {step}; seen at step "
+        which = list(st.opt_labels.values())[code - 1]
+        raise NonFiniteStep(f"non-finite {which} loss or gradient at step {step}; seen at step "
                             f"{st.step + 1} (train.finite_check=device: the non-finite updates were skipped)",
                             step, skipped=True)
 
@@ -127,37 +132,37 @@ def _stopped(e: NonFiniteStep, run: RunDir | None, rank: int = 0) -> TrainingErr
 
 
 def rollback(st: TrainState, run: RunDir, e: NonFiniteStep) -> None:
-    """Reload the newest valid checkpoint and set both learning rates to train.rollback_lr_factor times
-    the rates that failed (saved with the optimisers in later checkpoints, so a resume keeps them)."""
+    """Reload the newest valid checkpoint and set every learning rate to train.rollback_lr_factor times
+    the rate that failed (saved with the optimisers in later checkpoints, so a resume keeps them)."""
     tree, path = run.newest_valid()
     if tree is None:
         raise _stopped(e, run)
-    failed = [[g["lr"] for g in opt.param_groups] for opt in (st.opt_G, st.opt_D)]  # the rates that failed
+    failed = {name: [g["lr"] for g in opt.param_groups] for name, opt in st.opts.items()}  # the rates that failed
     st.load_state_dict(tree)
     run.cut_back(st.step)
-    for opt, lrs in zip((st.opt_G, st.opt_D), failed):
-        for group, lr in zip(opt.param_groups, lrs):
+    for name, opt in st.opts.items():
+        for group, lr in zip(opt.param_groups, failed[name]):
             group["lr"] = lr * st.cfg.train.rollback_lr_factor
-    lrs = [opt.param_groups[0]["lr"] for opt in (st.opt_G, st.opt_D)]
-    say(f"{e}: rolled back to '{path}' (step {st.step}); learning rates now G {lrs[0]:.3g}, D {lrs[1]:.3g}")
+    lrs = ", ".join(f"{name} {opt.param_groups[0]['lr']:.3g}" for name, opt in st.opts.items())
+    say(f"{e}: rolled back to '{path}' (step {st.step}); learning rates now {lrs}")
 
 
-def score(logits: torch.Tensor, probabilistic: bool) -> torch.Tensor:
-    """Mean D output for the log: probability for BCE-type objectives, raw score otherwise."""
-    return torch.sigmoid(logits).mean() if probabilistic else logits.mean()
-
-
-def update(loss: torch.Tensor, net: nn.Module, opt: torch.optim.Optimizer, scaler: Any, which: str,
-           st: TrainState) -> None:
-    """Backward and optimiser step, after the finite checks. With fp16 the scaler owns gradient overflow
-    (it skips the step and lowers the scale, as designed); a non-finite loss still stops the run."""
+def update(st: TrainState, name: str, loss: torch.Tensor) -> None:
+    """The loop's update of optimiser `name` (st.opts): backward and optimiser step, after the finite checks.
+    With fp16 the scaler owns gradient overflow (it skips the step and lowers the scale, as designed); a
+    non-finite loss still stops the run."""
+    opt, which = st.opts[name], st.opt_labels[name]
     opt.zero_grad(set_to_none=True)
+    scaler = st.scalers.get(name)
     if scaler is None:
         loss.backward()
+        roles = st.opt_roles[name]
         if st.nonfinite is not None:
-            flag_step(loss, net, opt, which, st)
+            flag_step(loss, st.params_of(name), opt, list(st.opts).index(name) + 1, st)
+        elif len(roles) == 1:
+            check_step(loss, st.nets[roles[0]], which, st)
         else:
-            check_step(loss, net, which, st)
+            check_step(loss, [(f"{r}.{n}", p) for r in roles for n, p in st.nets[r].named_parameters()], which, st)
         opt.step()
         return
     scaler.scale(loss).backward()
@@ -167,55 +172,15 @@ def update(loss: torch.Tensor, net: nn.Module, opt: torch.optim.Optimizer, scale
     scaler.update()
 
 
-def train_step(st: TrainState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    """One step: loss.n_critic discriminator updates, one generator update, the EMA update. Every
-    loss and gradient is checked before its optimiser step (NonFiniteStep). Does not advance st.step."""
-    cfg, G, D, dev = st.cfg, st.G, st.D, st.device
-    G_train = st.G_train if st.G_train is not None else G
-    D_train = st.D_train if st.D_train is not None else D
-    objective, penalty, n_classes = st.objective, st.penalty, st.num_classes
-    # ---- discriminator: n_critic updates ------------------------------------------
-    # every rank draws the global batch, noise and labels and keeps its shard (see train/dist.py)
-    D.requires_grad_(True)
-    reuse = cfg.train.reuse_fake and cfg.loss.n_critic == 1
-    for _ in range(cfg.loss.n_critic):
-        real, y = st.sampler.next()
-        global_batch = real.shape[0]
-        shard = st.dist.shard(global_batch)
-        real = real[shard].to(dev, non_blocking=True)
-        y = y[shard].to(dev, non_blocking=True) if (y is not None and n_classes > 0) else None
-        if st.channels_last and real.dim() == 4:
-            real = real.contiguous(memory_format=torch.channels_last)
-        z = torch.randn(global_batch, cfg.model.z_dim, device=dev)[shard]
-        with st.autocast():
-            if reuse:  # G's graph is kept for the generator update below
-                fake_g = G_train(z, y)
-                fake = fake_g.detach()
-            else:
-                with torch.no_grad():
-                    fake = G(z, y)
-            real_logits, fake_logits = D_train(real, y).float(), D_train(fake, y).float()
-            d_loss = objective.d_loss(real_logits, fake_logits)
-        if penalty.term is not None:  # in full precision, outside compiled and autocast regions
-            d_loss = d_loss + penalty.term(D, real, fake.float(), y, cfg.loss)
-        update(d_loss, D, st.opt_D, st.scaler_D, "discriminator", st)
-        if penalty.after_step is not None:
-            penalty.after_step(D, cfg.loss)
-
-    # ---- generator: one update through a frozen D ---------------------------------
-    D.requires_grad_(False)
-    if reuse:  # the fake batch the discriminator just saw, with its labels
-        y_g = y
-    else:  # fresh noise and labels
-        y_g = torch.randint(n_classes, (global_batch,), device=dev)[shard] if n_classes > 0 else None
-        z = torch.randn(global_batch, cfg.model.z_dim, device=dev)[shard]
-        with st.autocast():
-            fake_g = G_train(z, y_g)
-    with st.autocast():
-        g_loss = objective.g_loss(D(fake_g, y_g).float())
-    update(g_loss, G, st.opt_G, st.scaler_G, "generator", st)
-    update_ema(st.G_ema, G, ema_decay(cfg.train.ema, st.step))
-    return d_loss, g_loss, real_logits, fake_logits, global_batch  # samples/s counts the global batch
+def train_step(st: TrainState) -> tuple[dict[str, torch.Tensor], int]:
+    """One step of the algorithm (its updates through the loop's update), then the EMA update of each EMA
+    role. Every loss and gradient is checked before its optimiser step (NonFiniteStep). Does not advance
+    st.step. Returns the scalars to log and the global batch size (samples/s counts the global batch)."""
+    scalars = st.algorithm.step(st, lambda name, loss: update(st, name, loss))
+    decay = ema_decay(st.cfg.train.ema, st.step)
+    for role, net in st.ema.items():
+        update_ema(net, st.nets[role], decay)
+    return scalars, st.cfg.data.batch_size
 
 
 def due(step: int, t: Any) -> bool:
@@ -227,10 +192,9 @@ def due(step: int, t: Any) -> bool:
 def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]) -> None:
     """Train from st.step to cfg.train.steps, writing logs, pictures and checkpoints into run."""
     cfg, t = st.cfg, st.cfg.train
-    objective, dev = st.objective, st.device
     n_pictures = 64 if st.source.kind == "images" else 1000
 
-    sums = torch.zeros(4, device=dev)  # d_loss, g_loss, D(x), D(G(z)) since the last log line
+    sums: torch.Tensor | None = None  # the algorithm's scalars summed on the device since the last log line
     count, t_last, rollbacks = 0, time.perf_counter(), 0
     bar = tqdm(total=t.steps, initial=st.step, disable=not (t.progress and st.dist.main), desc=cfg.name, unit="step",
                dynamic_ncols=True, mininterval=0.2 if sys.stderr.isatty() else 10.0)
@@ -238,7 +202,7 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
         with catch_signals() as stop:
             while st.step < t.steps:
                 try:
-                    d_loss, g_loss, real_logits, fake_logits, batch = train_step(st)
+                    scalars, batch = train_step(st)
                     if st.nonfinite is not None and due(st.step + 1, t):
                         raise_pending(st)  # before anything is written
                 except NonFiniteStep as e:
@@ -248,16 +212,15 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
                     rollback(st, run, e)
                     bar.reset(total=t.steps)
                     bar.update(st.step)
-                    sums.zero_()
+                    sums = None
                     count, t_last = 0, time.perf_counter()
                     continue
                 st.step += 1
 
                 # ---- bookkeeping on the device (read back only when logging) ------------------
                 with torch.no_grad():
-                    sums += torch.stack([d_loss.detach(), g_loss.detach(),
-                                         score(real_logits.detach(), objective.probabilistic),
-                                         score(fake_logits.detach(), objective.probabilistic)]).float()
+                    values = torch.stack([v.detach().float().reshape(()) for v in scalars.values()])
+                    sums = values if sums is None else sums + values
                 count += 1
                 bar.update(1)
 
@@ -265,14 +228,13 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
                 done = st.step == t.steps
                 if st.step % t.log_every == 0 or done:
                     now = time.perf_counter()
-                    d, g, dx, dgz = (sums / count).tolist()
-                    record = {"step": st.step, "d_loss": d, "g_loss": g, "D(x)": dx, "D(G(z))": dgz,
-                              "samples_per_s": count * batch / max(now - t_last, 1e-9)}
+                    means = dict(zip(scalars, (sums / count).tolist()))
+                    record = {"step": st.step, **means, "samples_per_s": count * batch / max(now - t_last, 1e-9)}
                     history.append(record)
                     if run is not None:
                         run.append_log(record)
-                    bar.set_postfix(d_loss=f"{d:.3f}", g_loss=f"{g:.3f}", refresh=False)
-                    sums.zero_()
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in list(means.items())[:2]}, refresh=False)
+                    sums = None
                     count, t_last = 0, now
                 if run is not None and (st.step % t.sample_every == 0 or done):
                     run.save_samples(st, n_pictures)
@@ -285,7 +247,7 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
                         bar.write(f"step {st.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()),
                                   file=sys.stderr)
                     elif st.dist.enabled:  # no run directory on this rank: its share of the features
-                        from ..evaluate import evaluate_state
+                        from .evaluation import evaluate_state
                         evaluate_state(st)
                 if distributed.any_true(stop.signum is not None, st.dist):  # every rank stops together
                     stop.signum = stop.signum or signal.SIGTERM

@@ -43,6 +43,10 @@ class Run:
 
 def _check_resume_config(given: Config, saved: Config) -> None:
     """A resumed run may change train.* settings (not the seed) only; anything else would not be the same run."""
+    if given.model.algorithm != saved.model.algorithm:  # named first: it changes everything else
+        raise ConfigError(f"cannot resume with model.algorithm={given.model.algorithm!r}: the checkpoint is of "
+                          f"model.algorithm={saved.model.algorithm!r}; start a new run (another --run-dir), or "
+                          f"resume with model.algorithm={saved.model.algorithm!r}")
     for sec in SECTIONS:
         a, b = dataclasses.asdict(getattr(given, sec)), dataclasses.asdict(getattr(saved, sec))
         for key in a:

@@ -173,7 +173,8 @@ class RunDir:
     def evaluate(self, st: TrainState) -> dict[str, Any]:
         """train.eval_metrics on G_ema now: a line in metrics.jsonl, and RUN/best.safetensors (a full
         checkpoint) when train.eval_best improved. Uses no global RNG, so resumes stay exact."""
-        from ..evaluate import better, evaluate_state
+        from ..evaluate import better
+        from .evaluation import evaluate_state
         t = st.cfg.train
         results = evaluate_state(st)
         record: dict[str, Any] = {"step": st.step}
@@ -206,7 +207,7 @@ class RunDir:
     def save_checkpoint(self, st: TrainState) -> Path:
         """Write a full checkpoint and the generator export atomically; keep the newest train.keep_ckpts.
         Refuses to save non-finite weights, so the newest checkpoint is always a good one."""
-        for name, net in (("G", st.G), ("D", st.D)):
+        for name, net in st.nets.items():
             if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
                 raise TrainingError(f"{name}'s weights are not finite at step {st.step} (a non-finite gradient); "
                                     f"no checkpoint was written, the previous ones are intact. Try lower "
@@ -244,6 +245,7 @@ class RunDir:
                 fake = st.source.decode(gen.sample(2000, seed=st.cfg.train.seed + 2))
                 out.append(picture(fake, st.source.info(), self.path / "real_vs_fake.png",
                                    real=st.source.reference(2000), title="real vs generated"))
+            out += st.algorithm.pictures(st, self.path)
         return out
 
     def save_samples(self, st: TrainState, n: int) -> Path:

@@ -12,10 +12,9 @@ from torch import nn
 from ..config import Config
 from ..data.source import Sampler, Source, load_source
 from ..errors import ConfigError, DataError
-from ..losses import Objective, Penalty
-from ..nets.adapt import adapt_discriminator, adapt_generator
-from ..registries import NETWORKS, OBJECTIVES, PENALTIES
+from ..registries import ALGORITHMS
 from . import dist as distributed
+from .algorithms.base import Algorithm
 from .dist import Dist
 
 if TYPE_CHECKING:
@@ -37,31 +36,81 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@dataclass(frozen=True)
+class Batch:
+    """This rank's share of one global batch, on the training device: x, labels y (None when
+    unconditional), room for a second input x2 (paired images, a second domain), and the global size
+    and this rank's slice of it (noise is drawn for the global batch and sliced the same way)."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None
+    size: int
+    shard: slice
+    x2: torch.Tensor | None = None
+
+
 @dataclass
 class TrainState:
-    """Networks, optimisers, sampler and step of one run (what a checkpoint captures)."""
+    """Networks by role, their EMA copies, optimisers, the algorithm and its prior, sampler and step of
+    one run (what a checkpoint captures)."""
 
     cfg: Config
     source: Source
-    G: nn.Module
-    D: nn.Module
-    G_ema: nn.Module
-    opt_G: torch.optim.Optimizer
-    opt_D: torch.optim.Optimizer
+    algorithm: Algorithm
+    prior: Any
+    nets: dict[str, nn.Module]  # by role: G, D, ... (unwrapped; what checkpoints hold)
+    ema: dict[str, nn.Module]  # role -> its EMA copy (G -> G_ema)
+    opts: dict[str, torch.optim.Optimizer]  # optimiser name -> optimiser (the algorithm's optimizers())
+    opt_roles: dict[str, tuple[str, ...]]  # optimiser name -> roles whose parameters it updates
+    opt_labels: dict[str, str]  # optimiser name -> what messages call it (discriminator, generator)
     sampler: Sampler
-    objective: Objective
-    penalty: Penalty
     device: torch.device
     num_classes: int
     custom: bool = False
     step: int = 0
     eval_reference: Any = None  # the reference set of train.eval_every, loaded at the first evaluation
-    nonfinite: torch.Tensor | None = None  # train.finite_check=device: [first bad step, 1 = D / 2 = G] on the device
+    nonfinite: torch.Tensor | None = None  # train.finite_check=device: [first bad step, optimiser code] on the device
     dist: Dist = field(default_factory=Dist)  # this process's place under torchrun
-    G_train: nn.Module | None = None  # G, or DDP(G) / compiled: what the generator update calls
-    D_train: nn.Module | None = None  # D, or DDP(D) / compiled: what the discriminator update calls
-    scaler_G: Any = None  # torch.amp.GradScaler per optimiser with train.precision=fp16
-    scaler_D: Any = None
+    train_nets: dict[str, nn.Module] = field(default_factory=dict)  # role -> DDP / compiled module the updates call
+    scalers: dict[str, Any] = field(default_factory=dict)  # optimiser name -> GradScaler with train.precision=fp16
+
+    # ---- the classic pair's names (G, D, G_ema, opt_G, opt_D), for code written against them ------------
+    @property
+    def G(self) -> nn.Module:
+        return self.nets["G"]
+
+    @property
+    def D(self) -> nn.Module:
+        return self.nets["D"]
+
+    @property
+    def G_ema(self) -> nn.Module:
+        return self.ema["G"]
+
+    @property
+    def opt_G(self) -> torch.optim.Optimizer:
+        return self.opts["G"]
+
+    @property
+    def opt_D(self) -> torch.optim.Optimizer:
+        return self.opts["D"]
+
+    @property
+    def G_train(self) -> nn.Module:
+        return self.train_nets["G"]
+
+    @property
+    def D_train(self) -> nn.Module:
+        return self.train_nets["D"]
+
+    @property
+    def objective(self) -> Any:
+        """The objective of D's logits (algorithms with one; None for BEGAN's own)."""
+        return getattr(self.algorithm, "objective", None)
+
+    @property
+    def penalty(self) -> Any:
+        return getattr(self.algorithm, "penalty", None)
 
     @property
     def channels_last(self) -> bool:
@@ -75,55 +124,80 @@ class TrainState:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16 if p == "bf16" else torch.float16)
 
+    def next_batch(self) -> Batch:
+        """The next global batch from the sampler; this rank's shard of it, on the device."""
+        real, y = self.sampler.next()
+        size = real.shape[0]
+        shard = self.dist.shard(size)
+        real = real[shard].to(self.device, non_blocking=True)
+        y = y[shard].to(self.device, non_blocking=True) if (y is not None and self.num_classes > 0) else None
+        if self.channels_last and real.dim() == 4:
+            real = real.contiguous(memory_format=torch.channels_last)
+        return Batch(real, y, size, shard)
+
+    def params_of(self, name: str) -> list[nn.Parameter]:
+        """The parameters optimiser `name` updates."""
+        return [p for role in self.opt_roles[name] for p in self.nets[role].parameters()]
+
     def state_dict(self) -> dict[str, Any]:
-        """The complete training state as a nested dict of tensors and JSON values."""
+        """The complete training state as a nested dict of tensors and JSON values. Layout: each role's
+        weights under its name, EMA copies under ROLE_ema, optimisers under opt_NAME, scalers under
+        scaler_NAME (the classic pair: G, D, G_ema, opt_G, opt_D, as in format version 1)."""
+        tree: dict[str, Any] = {role: net.state_dict() for role, net in self.nets.items()}
+        tree.update({f"{role}_ema": net.state_dict() for role, net in self.ema.items()})
+        tree.update({f"opt_{name}": opt.state_dict() for name, opt in self.opts.items()})
+        tree.update({f"scaler_{name}": sc.state_dict() for name, sc in self.scalers.items()})
         return {
-            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
-            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-            "step": self.step, "sampler": self.sampler.state_dict(),
+            **tree, "step": self.step, "sampler": self.sampler.state_dict(),
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
-            **({"scaler_G": self.scaler_G.state_dict(), "scaler_D": self.scaler_D.state_dict()}
-               if self.scaler_G is not None else {}),
+            "algorithm": {"name": self.cfg.model.algorithm, "state": self.algorithm.state_dict()},
+            "prior": self.prior.describe(),
             "config": self.cfg.to_dict(), "data": self.source.info(),
         }
 
     def load_state_dict(self, tree: dict[str, Any]) -> None:
-        """Restore from state_dict() output (as read back from a checkpoint)."""
-        self.G.load_state_dict(tree["G"])
-        self.D.load_state_dict(tree["D"])
-        self.G_ema.load_state_dict(tree["G_ema"])
-        load_optimizer(self.opt_G, tree["opt_G"])
-        load_optimizer(self.opt_D, tree["opt_D"])
+        """Restore from state_dict() output (as read back from a checkpoint; format version 1 files are
+        gan checkpoints without an algorithm entry)."""
+        algo = tree.get("algorithm", {"name": "gan", "state": {}})
+        if algo["name"] != self.cfg.model.algorithm:
+            raise ValueError(f"the checkpoint was trained with model.algorithm={algo['name']}, this run uses "
+                             f"model.algorithm={self.cfg.model.algorithm}")
+        for role, net in self.nets.items():
+            net.load_state_dict(tree[role])
+        for role, net in self.ema.items():
+            net.load_state_dict(tree[f"{role}_ema"])
+        for name, opt in self.opts.items():
+            load_optimizer(opt, tree[f"opt_{name}"])
+        self.algorithm.load_state_dict(algo["state"])
         self.sampler.load_state_dict(tree["sampler"])
-        if self.scaler_G is not None and "scaler_G" in tree:
-            self.scaler_G.load_state_dict(tree["scaler_G"])
-            self.scaler_D.load_state_dict(tree["scaler_D"])
+        if self.scalers and all(f"scaler_{name}" in tree for name in self.scalers):
+            for name, sc in self.scalers.items():
+                sc.load_state_dict(tree[f"scaler_{name}"])
         self.step = int(tree["step"])
         torch.set_rng_state(tree["rng"]["torch"])
         if tree["rng"]["cuda"] and self.device.type == "cuda":
             torch.cuda.set_rng_state_all(list(tree["rng"]["cuda"]))
+
+    def extra_nets(self) -> dict[str, nn.Module]:
+        """The roles an export carries besides G_ema (unwrapped from the custom-network adapter)."""
+        return {role: self.nets[role].net if self.custom else self.nets[role] for role in self.algorithm.export_roles}
 
     def generator(self) -> "Generator":
         """The EMA generator of this state, ready to sample()."""
         from ..sample import Generator
 
         return Generator(self.G_ema, self.cfg.model.z_dim, self.num_classes, self.source.info(),
-                         self.cfg.to_dict(), self.step)
+                         self.cfg.to_dict(), self.step, prior=self.prior, nets=self.extra_nets())
 
     def export(self) -> dict[str, Any]:
-        """What an exported generator holds: G_ema's weights, config and data description."""
+        """What an exported generator holds: G_ema's weights, the prior, config and data description
+        (and the algorithm's export_roles, e.g. InfoGAN's D with its Q head)."""
         G_ema = self.G_ema.net if self.custom else self.G_ema
         return {"G": G_ema.state_dict(), "config": self.cfg.to_dict(), "data": self.source.info(),
                 "z_dim": self.cfg.model.z_dim, "num_classes": self.num_classes, "step": self.step,
-                "custom": self.custom}
-
-
-def generator_output(cfg: Config, kind: str) -> str:
-    """model.g_out resolved: tanh for images, linear for points unless set."""
-    if cfg.model.g_out != "auto":
-        return cfg.model.g_out
-    return "tanh" if kind == "images" else "linear"
+                "custom": self.custom, "algorithm": self.cfg.model.algorithm, "prior": self.prior.describe(),
+                "nets": {role: net.state_dict() for role, net in self.extra_nets().items()}}
 
 
 def resolve_classes(cfg: Config, source: Source) -> int:
@@ -138,13 +212,6 @@ def resolve_classes(cfg: Config, source: Source) -> int:
         raise ConfigError(f"model.num_classes={n} but dataset '{source.name}' has {source.num_classes} "
                           f"classes; set model.num_classes=-1 to take it from the data")
     return n
-
-
-def build_generator(cfg: Config, data_info: dict[str, Any], num_classes: int) -> nn.Module:
-    """Rebuild a registered generator from a config and a data description (for exports)."""
-    G, _ = NETWORKS.get(cfg.model.arch)(cfg.model, tuple(data_info["shape"]), num_classes,
-                                        generator_output(cfg, data_info["kind"]))
-    return G
 
 
 def make_optimizer(cfg: Config, params: Any, lr: float) -> torch.optim.Optimizer:
@@ -177,7 +244,7 @@ def load_optimizer(opt: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
 
 def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None = None,
                 D: nn.Module | None = None, d_output: str = "auto") -> TrainState:
-    """Seed, load data, build (or adapt) the networks and optimisers; check shapes on a probe batch."""
+    """Seed, load data, build (or adapt) the algorithm's networks and optimisers; check shapes on a probe batch."""
     torch.manual_seed(cfg.train.seed)
     d = distributed.from_env()
     distributed.check_batch(d, cfg.data.batch_size)
@@ -189,34 +256,35 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
     device = distributed.setup(d, resolve_device(cfg.train.device))
     source = source if source is not None else load_source(cfg.data.name, cfg.data)
     num_classes = resolve_classes(cfg, source)
+    algorithm = ALGORITHMS.get(cfg.model.algorithm)(cfg, num_classes, device)
+    prior = algorithm.prior()
     custom = G is not None or D is not None
     if custom:
         if G is None or D is None:
             raise ConfigError("pass both G and D (or neither, to use model.arch)")
-        G, D = adapt_generator(G, num_classes > 0), adapt_discriminator(D, num_classes > 0, d_output)
+        nets = algorithm.adapt(G, D, d_output)
     else:
-        G, D = NETWORKS.get(cfg.model.arch)(cfg.model, source.shape, num_classes,
-                                            generator_output(cfg, source.kind))
-    G, D = G.to(device), D.to(device)
-    check_shapes(G, D, cfg.model.z_dim, source, num_classes, device)
+        nets = algorithm.networks(tuple(source.shape), source.kind, prior)
+    nets = {role: net.to(device) for role, net in nets.items()}
+    check_shapes(nets, algorithm, prior, source, num_classes, device)
     if cfg.train.sync_batchnorm and d.enabled:
         if device.type != "cuda":
             raise ConfigError("train.sync_batchnorm needs CUDA devices (NCCL); on CPU keep it false")
-        G, D = (nn.SyncBatchNorm.convert_sync_batchnorm(m) for m in (G, D))
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    penalty_name = cfg.loss.penalty
-    objective = OBJECTIVES.get(cfg.loss.name)
-    penalty = PENALTIES.get(objective.default_penalty if penalty_name == "default" else penalty_name)
-    if channels_last(cfg, custom):  # G_ema too: its lerp towards G runs fastest in the same layout
-        G, D, G_ema = (m.to(memory_format=torch.channels_last) for m in (G, D, G_ema))
-    G_train, D_train = distributed.wrap(G, d, device), distributed.wrap(D, d, device)
+        nets = {role: nn.SyncBatchNorm.convert_sync_batchnorm(m) for role, m in nets.items()}
+    ema = {role: copy.deepcopy(nets[role]).eval().requires_grad_(False) for role in algorithm.ema_roles}
+    if channels_last(cfg, custom):  # the EMA copies too: their lerp runs fastest in the same layout
+        nets = {role: m.to(memory_format=torch.channels_last) for role, m in nets.items()}
+        ema = {role: m.to(memory_format=torch.channels_last) for role, m in ema.items()}
+    train_nets = {role: distributed.wrap(m, d, device) for role, m in nets.items()}
     if cfg.train.compile:
-        G_train, D_train = torch.compile(G_train), torch.compile(D_train)
-    scalers = [torch.amp.GradScaler(device.type) for _ in range(2)] if cfg.train.precision == "fp16" else [None, None]
+        train_nets = {role: torch.compile(m) for role, m in train_nets.items()}
+    specs = algorithm.optimizers()
+    scalers = {name: torch.amp.GradScaler(device.type) for name in specs} if cfg.train.precision == "fp16" else {}
     sampler = source.sampler(cfg.data.batch_size, cfg.train.seed)
-    opt_G, opt_D = make_optimizer(cfg, G.parameters(), cfg.optim.lr_g), make_optimizer(cfg, D.parameters(), cfg.optim.lr_d)
+    opts = {name: make_optimizer(cfg, [p for role in spec.roles for p in nets[role].parameters()], spec.lr)
+            for name, spec in specs.items()}
     check = cfg.train.finite_check
-    fused = all(opt.defaults.get("fused") for opt in (opt_G, opt_D))
+    fused = all(opt.defaults.get("fused") for opt in opts.values())
     if check == "device" and not fused:
         raise ConfigError(f"train.finite_check=device needs fused Adam kernels (CPU or CUDA), not available "
                           f"for {device.type}; use train.finite_check=step")
@@ -224,10 +292,12 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
         cfg.train.precision != "fp16"
     if device.type == "cuda":  # a dataset up to a quarter of the GPU's memory lives there
         sampler.keep_on(device, torch.cuda.get_device_properties(device).total_memory // 4)
-    return TrainState(cfg, source, G, D, G_ema, opt_G, opt_D, sampler, objective, penalty,
-                      device, num_classes, custom, dist=d, G_train=G_train, D_train=D_train,
-                      scaler_G=scalers[0], scaler_D=scalers[1],
+    return TrainState(cfg, source, algorithm, prior, nets, ema, opts,
+                      {name: spec.roles for name, spec in specs.items()},
+                      {name: spec.label for name, spec in specs.items()}, sampler, device, num_classes, custom,
+                      dist=d, train_nets=train_nets, scalers=scalers,
                       nonfinite=torch.zeros(2, dtype=torch.long, device=device) if on_device else None)
+
 
 
 def channels_last(cfg: Config, custom: bool) -> bool:
@@ -237,11 +307,12 @@ def channels_last(cfg: Config, custom: bool) -> bool:
 
 
 @torch.no_grad()
-def check_shapes(G: nn.Module, D: nn.Module, z_dim: int, source: Source, num_classes: int,
+def check_shapes(nets: dict[str, nn.Module], algorithm: Algorithm, prior: Any, source: Source, num_classes: int,
                  device: torch.device) -> None:
     """Run G and D on 2 probe samples (eval mode, private RNG) so shape errors surface before training."""
+    G, D = nets["G"], nets["D"]
     g = torch.Generator().manual_seed(0)
-    z = torch.randn(2, z_dim, generator=g).to(device)
+    z = prior.draw(2, generator=g).z.to(device)
     y = torch.zeros(2, dtype=torch.long, device=device) if num_classes > 0 else None
     modes = (G.training, D.training)
     G.eval(), D.eval()
@@ -249,7 +320,7 @@ def check_shapes(G: nn.Module, D: nn.Module, z_dim: int, source: Source, num_cla
         try:
             fake = G(z, y)
         except Exception as e:
-            raise ConfigError(f"the generator failed on a batch of noise of shape [2, {z_dim}] "
+            raise ConfigError(f"the generator failed on a batch of noise of shape [2, {prior.dim}] "
                               f"(model.z_dim / z_dim): {type(e).__name__}: {e}") from None
         if tuple(fake.shape[1:]) != tuple(source.shape):
             raise DataError(f"the generator makes samples of shape {list(fake.shape[1:])} but the data "
@@ -259,7 +330,6 @@ def check_shapes(G: nn.Module, D: nn.Module, z_dim: int, source: Source, num_cla
         except Exception as e:
             raise ConfigError(f"the discriminator failed on samples of shape {list(fake.shape)}: "
                               f"{type(e).__name__}: {e}") from None
-        if out.shape != (2,):
-            raise ConfigError(f"the discriminator must return logits of shape [N]; got {list(out.shape)}")
+        algorithm.check_output(out, fake)
     finally:
         G.train(modes[0]), D.train(modes[1])

@@ -1,0 +1,39 @@
+"""Networks by role, built from a config, the data's shape and the prior: used by training and by
+loading (so that `sample.py` and `evaluate.py` never import training code)."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from torch import nn
+
+from ..config import Config
+from ..registries import NETWORKS
+from .heads import QDiscriminator
+
+
+def generator_output(cfg: Config, kind: str) -> str:
+    """model.g_out resolved: tanh for images, linear for points unless set."""
+    if cfg.model.g_out != "auto":
+        return cfg.model.g_out
+    return "tanh" if kind == "images" else "linear"
+
+
+def build_networks(cfg: Config, shape: tuple[int, ...], kind: str, num_classes: int, prior: Any
+                   ) -> dict[str, nn.Module]:
+    """{'G': ..., 'D': ...} of the registered family model.arch. G takes the prior's input vector
+    (noise, plus latent codes); with codes, D carries a Q head on its trunk (returns (logits, q))."""
+    build = NETWORKS.get(cfg.model.arch)
+    m = cfg.model
+    if prior.dim != m.z_dim:
+        m = copy.copy(m)
+        m.z_dim = prior.dim
+    G, D = build(m, tuple(shape), num_classes, generator_output(cfg, kind))
+    if prior.q_dim:
+        D = QDiscriminator(D, prior.q_dim)
+    return {"G": G, "D": D}
+
+
+def build_generator(cfg: Config, data_info: dict[str, Any], num_classes: int, prior: Any) -> nn.Module:
+    """Rebuild a registered generator from a config and a data description (for exports)."""
+    return build_networks(cfg, tuple(data_info["shape"]), data_info["kind"], num_classes, prior)["G"]

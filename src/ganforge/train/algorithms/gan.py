@@ -1,0 +1,73 @@
+"""gan: one G, one D and an objective of D's logits (DCGAN, WGAN(-GP), LSGAN, hinge, CGAN presets).
+
+Per step: loss.n_critic discriminator updates (with the penalty's term, or its action after the
+step), then one generator update through a frozen D. With n_critic=1 and train.reuse_fake the
+generator update reuses the discriminator step's fake batch (one G forward per step)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from ...registries import ALGORITHMS, OBJECTIVES, PENALTIES
+from .base import Algorithm, Update, score
+
+if TYPE_CHECKING:
+    from ..state import TrainState
+
+
+def objective_and_penalty(cfg):  # type: ignore[no-untyped-def]
+    """The Objective of loss.name and the Penalty of loss.penalty ('default': the objective's own)."""
+    objective = OBJECTIVES.get(cfg.loss.name)
+    name = cfg.loss.penalty
+    return objective, PENALTIES.get(objective.default_penalty if name == "default" else name)
+
+
+@ALGORITHMS.register("gan", help="one G and one D with loss.name's objective and loss.penalty (the default)")
+class GAN(Algorithm):
+    def __init__(self, cfg, num_classes, device) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(cfg, num_classes, device)
+        self.objective, self.penalty = objective_and_penalty(cfg)
+
+    def step(self, st: "TrainState", update: Update) -> dict[str, torch.Tensor]:
+        cfg, G, D = st.cfg, st.G, st.D
+        G_train, D_train = st.train_nets["G"], st.train_nets["D"]
+        objective, penalty, n_classes, prior = self.objective, self.penalty, st.num_classes, st.prior
+        # ---- discriminator: n_critic updates --------------------------------------------
+        D.requires_grad_(True)
+        reuse = cfg.train.reuse_fake and cfg.loss.n_critic == 1
+        for _ in range(cfg.loss.n_critic):
+            batch = st.next_batch()
+            real, y, shard = batch.x, batch.y, batch.shard
+            z = prior.draw(batch.size, st.device).z[shard]
+            with st.autocast():
+                if reuse:  # G's graph is kept for the generator update below
+                    fake_g = G_train(z, y)
+                    fake = fake_g.detach()
+                else:
+                    with torch.no_grad():
+                        fake = G(z, y)
+                real_logits, fake_logits = D_train(real, y).float(), D_train(fake, y).float()
+                d_loss = objective.d_loss(real_logits, fake_logits)
+            if penalty.term is not None:  # in full precision, outside compiled and autocast regions
+                d_loss = d_loss + penalty.term(D, real, fake.float(), y, cfg.loss)
+            update("D", d_loss)
+            if penalty.after_step is not None:
+                penalty.after_step(D, cfg.loss)
+
+        # ---- generator: one update through a frozen D -------------------------------------
+        D.requires_grad_(False)
+        if reuse:  # the fake batch the discriminator just saw, with its labels
+            y_g = y
+        else:  # fresh noise and labels
+            y_g = torch.randint(n_classes, (batch.size,), device=st.device)[shard] if n_classes > 0 else None
+            z = prior.draw(batch.size, st.device).z[shard]
+            with st.autocast():
+                fake_g = G_train(z, y_g)
+        with st.autocast():
+            g_loss = objective.g_loss(D(fake_g, y_g).float())
+        update("G", g_loss)
+        with torch.no_grad():
+            return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
+                    "D(x)": score(real_logits.detach(), objective.probabilistic),
+                    "D(G(z))": score(fake_logits.detach(), objective.probabilistic)}
