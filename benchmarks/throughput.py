@@ -109,7 +109,7 @@ def build(loop: str, name: str, npz64: str, overrides: list[str], device: str = 
         st = build_state(resolve(preset, base + overrides + [f"train.device={device}"]))
         if loop == "floor":
             c = st.cfg
-            if not (c.loss.n_critic == 1 and c.train.reuse_fake and st.penalty.term is None
+            if not (c.model.algorithm == "gan" and c.loss.n_critic == 1 and c.train.reuse_fake and st.penalty.term is None
                     and st.penalty.after_step is None and st.num_classes == 0 and not st.scalers):
                 raise SystemExit(f"the floor loop covers unconditional, penalty-free runs with loss.n_critic=1, "
                                  f"train.reuse_fake=true and no fp16 scaler; drop the --set that changes that "

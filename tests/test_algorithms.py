@@ -128,7 +128,9 @@ def test_infogan_mnist_code_sweep_picture(tmp_path):
 # ---- BEGAN ---------------------------------------------------------------------------------------------------
 BEGAN_DIGITS = ["model.algorithm=began", "model.arch=began", "model.width=16", "model.z_dim=16", "data.batch_size=64",
                 "optim.lr_g=5e-4", "optim.lr_d=5e-4", "train.progress=false", "train.log_every=50",
-                "train.sample_every=1000", "train.ckpt_every=1000"]
+                "train.sample_every=1000", "train.ckpt_every=1000", "train.ema=0",
+                # a faster equilibrium than the paper's (gamma 0.5, lambda_k 0.001), so k_t moves within 400 steps
+                "began.gamma=0.7", "began.lambda_k=0.01"]
 
 
 def test_began_learns_digits_and_k_leaves_zero(tmp_path):
@@ -146,9 +148,9 @@ def test_began_learns_digits_and_k_leaves_zero(tmp_path):
     k = [h["k_t"] for h in run.history]
     m = [h["M_global"] for h in run.history]
     print(f"pixel FID {early:.3f} -> {late:.3f}; k_t {k}; M_global {m}")
-    assert k[-1] > 0.005 and all(0 <= v <= 1 for v in k)  # measured 0.0153 at step 400
-    assert m[-1] < 0.5 * m[0]  # measured 0.688 -> 0.227
-    assert late < 0.9 * early  # measured THRESHOLD
+    assert k[-1] > 0.003 and all(0 <= v <= 1 for v in k)  # measured 0.0128 at step 400 (0 until step ~250)
+    assert m[-1] < 0.5 * m[0]  # measured 0.518 -> 0.171
+    assert late < 0.75 * early  # measured 55.0 -> 29.8 (pixel features, 1000 vs 1000)
     records = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
     assert {"k_t", "M_global", "d_loss", "g_loss"} <= set(records[-1])
 

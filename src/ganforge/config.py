@@ -410,6 +410,10 @@ def validate(cfg: Config) -> None:
     for name in eval_metrics:
         if name not in registries.METRICS:
             raise ConfigError(f"config key 'train.eval_metrics': {registries.lookup_error(registries.METRICS, name)}")
+        needs = registries.METRICS.get(name).params.get("algorithm")
+        if needs and needs != cfg.model.algorithm:
+            raise ConfigError(f"config key 'train.eval_metrics': metric '{name}' measures model.algorithm={needs} "
+                              f"models, and this run uses model.algorithm={cfg.model.algorithm}")
     if t.eval_features != "auto" and t.eval_features not in registries.FEATURES:
         raise ConfigError(f"config key 'train.eval_features': "
                           f"{registries.lookup_error(registries.FEATURES, t.eval_features)} (or auto)")

@@ -295,6 +295,11 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
     ms = resolve_metrics(metrics, kind, gen.data_info["shape"][0])  # unknown names fail before any sampling
     ex_name = resolve_extractor(features, kind)
     cfg = Config.from_dict(gen.config)
+    for name, m in ms.items():  # a metric of one algorithm's models (codes: infogan), before any sampling
+        needs = m.params.get("algorithm")
+        if needs and needs != cfg.model.algorithm:
+            raise ConfigError(f"metric '{name}' measures model.algorithm={needs} models; '{source}' was trained with "
+                              f"model.algorithm={cfg.model.algorithm}")
     data_name = cfg.data.name
     n = n or default_n(kind, data_name)
     ref_spec, split = reference_name(data_name, ref)

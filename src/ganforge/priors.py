@@ -73,6 +73,9 @@ class CodePrior:
         return self.categorical + self.continuous
 
     def check_code(self, code: Any) -> None:
+        if not self.categorical:
+            raise ConfigError("this generator has no categorical code (infogan.categorical=0), only continuous ones: "
+                              "drop --code")
         if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < self.categorical:
             raise ConfigError(f"--code must be an integer in 0..{self.categorical - 1} (the categorical code "
                               f"has {self.categorical} values), got {code!r}")

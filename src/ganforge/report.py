@@ -150,7 +150,7 @@ def loss_plot_png(records: list[dict[str, Any]], path: str | Path, title: str = 
     """One panel per group of logged scalars over steps (see plot_panels): for gan, D and G losses, then
     D(x) and D(G(z)); for BEGAN also k_t and M_global."""
     panels = plot_panels(records)
-    height = 36 + 254 * max(len(panels), 1)
+    height = 12 + 254 * max(len(panels), 1)  # 520 px for gan's two panels, as before
     img = Image.new("RGB", (720, height), "white")
     draw = ImageDraw.Draw(img)
     steps = np.array([r["step"] for r in records], dtype=float)

@@ -107,6 +107,6 @@ def codes_metric(gen: Any, real: Any, n: int, seed: int, progress: bool = True) 
 
 
 HIGHER_IS_BETTER.update({"q_acc": True, "q_nmi": True, "gen_acc": True, "gen_nmi": True})
-METRICS.register("codes", Metric("generator", codes_metric, ("q_acc", "q_nmi")),
+METRICS.register("codes", Metric("generator", codes_metric, ("q_acc", "q_nmi"), {"algorithm": "infogan"}),
                  help="InfoGAN: one-to-one (Hungarian) accuracy and NMI of Q's code on labelled real data, and of "
                       "generated samples' codes vs the MNIST classifier / nearest mode")

@@ -86,7 +86,8 @@ def evaluate_state(st: Any) -> list[dict[str, Any]]:
         real_features = {ex: shared_reference_features(real, extractor, d)}
         if not d.main:  # the rest is rank 0's
             return []
-        return measure(fake, real, ms, ex, 0, False, fake_features=fake_features, real_features=real_features)
+        return measure(fake, real, ms, ex, 0, False, fake_features=fake_features, real_features=real_features,
+                       generator=st.generator())
     if not d.main:
         return []
     real = eval_reference(st)

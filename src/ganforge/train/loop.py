@@ -180,7 +180,7 @@ def train_step(st: TrainState) -> tuple[dict[str, torch.Tensor], int]:
     decay = ema_decay(st.cfg.train.ema, st.step)
     for role, net in st.ema.items():
         update_ema(net, st.nets[role], decay)
-    return scalars, st.cfg.data.batch_size
+    return scalars, st.last_batch
 
 
 def due(step: int, t: Any) -> bool:

@@ -14,11 +14,11 @@ from ..data.source import Sampler, Source, load_source
 from ..errors import ConfigError, DataError
 from ..registries import ALGORITHMS
 from . import dist as distributed
-from .algorithms.base import Algorithm
 from .dist import Dist
 
 if TYPE_CHECKING:
     from ..sample import Generator
+    from .algorithms.base import Algorithm
 
 
 def resolve_device(name: str) -> torch.device:
@@ -73,6 +73,7 @@ class TrainState:
     dist: Dist = field(default_factory=Dist)  # this process's place under torchrun
     train_nets: dict[str, nn.Module] = field(default_factory=dict)  # role -> DDP / compiled module the updates call
     scalers: dict[str, Any] = field(default_factory=dict)  # optimiser name -> GradScaler with train.precision=fp16
+    last_batch: int = 0  # global size of the last batch drawn (samples/s counts it)
 
     # ---- the classic pair's names (G, D, G_ema, opt_G, opt_D), for code written against them ------------
     @property
@@ -133,6 +134,7 @@ class TrainState:
         y = y[shard].to(self.device, non_blocking=True) if (y is not None and self.num_classes > 0) else None
         if self.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
+        self.last_batch = size
         return Batch(real, y, size, shard)
 
     def params_of(self, name: str) -> list[nn.Parameter]:

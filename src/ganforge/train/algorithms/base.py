@@ -10,7 +10,7 @@ rollback; the step returns the scalars to log (every log line, TensorBoard and l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -21,10 +21,8 @@ from ...nets.adapt import adapt_discriminator, adapt_generator
 from ...nets.build import build_networks
 from ...priors import NoisePrior
 
-if TYPE_CHECKING:
-    from ..state import TrainState
-
-Update = Callable[[str, torch.Tensor], None]
+Update = Callable[[str, torch.Tensor], None]  # the loop's update(optimiser name, loss)
+# `st` in the methods below is the run's train.state.TrainState (not imported here: it imports this module)
 
 
 @dataclass(frozen=True)
@@ -46,6 +44,9 @@ class Algorithm:
 
     def __init__(self, cfg: Config, num_classes: int, device: torch.device) -> None:
         self.cfg, self.num_classes, self.device = cfg, num_classes, device
+        if num_classes > 0 and not self.conditional:
+            raise ConfigError(f"config key 'model.num_classes': model.algorithm={cfg.model.algorithm} is unconditional "
+                              f"but the data has labels; set model.num_classes=0 (or train without labels)")
 
     # ---- declarations ----------------------------------------------------------------------------
     @classmethod
@@ -75,9 +76,6 @@ class Algorithm:
             raise ConfigError(f"config key 'model.arch': the {self.cfg.model.arch} family's discriminator gives "
                               f"{family}, but model.algorithm={self.cfg.model.algorithm} needs {self.d_kind}"
                               f"{'; use model.arch=began' if self.d_kind == 'autoencoder' else ''}")
-        if self.num_classes > 0 and not self.conditional:
-            raise ConfigError(f"config key 'model.num_classes': model.algorithm={self.cfg.model.algorithm} is "
-                              f"unconditional; set model.num_classes=0")
         return build_networks(self.cfg, shape, kind, self.num_classes, prior)
 
     def adapt(self, G: nn.Module, D: nn.Module, d_output: str) -> dict[str, nn.Module]:
@@ -104,11 +102,11 @@ class Algorithm:
         if state:
             raise ValueError(f"unexpected algorithm state {sorted(state)} for {self.cfg.model.algorithm}")
 
-    def step(self, st: "TrainState", update: Update) -> dict[str, torch.Tensor]:
+    def step(self, st: Any, update: Update) -> dict[str, torch.Tensor]:
         """One training step; returns scalar tensors to log (not read back until a log line)."""
         raise NotImplementedError
 
-    def pictures(self, st: "TrainState", out_dir: Any) -> list[Any]:
+    def pictures(self, st: Any, out_dir: Any) -> list[Any]:
         """Pictures of its own written at the end of training (InfoGAN's code sweep); paths."""
         return []
 

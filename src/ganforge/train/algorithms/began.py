@@ -4,21 +4,21 @@ D is an autoencoder, L(v) = mean |v - D(v)| its per-pixel L1 reconstruction loss
 equilibrium term k_t (saved in checkpoints):
     L_D = L(x) - k_t L(G(z)),    L_G = L(G(z)),
     k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1),
+(both losses at D before its update, as in the paper; under torchrun averaged over the ranks, so every
+rank's k_t stays the same)
 and the convergence measure M_global = L(x) + |gamma L(x) - L(G(z))|; both are logged (k_t, M_global).
 The fake batch of D's update is reused for G's (one G forward per step, as in the `gan` default).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from ...errors import ConfigError
 from ...registries import ALGORITHMS
+from ..dist import mean_across
 from .base import Algorithm, Update
-
-if TYPE_CHECKING:
-    from ..state import TrainState
 
 
 def reconstruction_loss(x: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
@@ -39,7 +39,8 @@ class BEGAN(Algorithm):
     def check_config(cls, cfg: Any, defaults: Any) -> None:
         cls.refuse_changed(cfg, defaults, ("loss.name", "loss.penalty", "loss.gp_weight", "loss.clip"),
                            "BEGAN has its own objective (D's L1 reconstruction loss and the equilibrium term k_t)")
-        cls.refuse_changed(cfg, defaults, ("loss.n_critic",), "BEGAN alternates one D and one G update per step")
+        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "train.reuse_fake"),
+                           "BEGAN alternates one D and one G update per step on one fake batch")
         if cfg.model.arch not in ("began", "custom"):
             raise ConfigError(f"config key 'model.arch' = {cfg.model.arch!r}: model.algorithm=began needs an "
                               f"autoencoder discriminator; use model.arch=began")
@@ -60,7 +61,7 @@ class BEGAN(Algorithm):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.k = state["k"].to(self.device)
 
-    def step(self, st: "TrainState", update: Update) -> dict[str, torch.Tensor]:
+    def step(self, st: Any, update: Update) -> dict[str, torch.Tensor]:
         b = st.cfg.began
         G_train, D_train, D = st.train_nets["G"], st.train_nets["D"], st.D
         D.requires_grad_(True)
@@ -78,9 +79,10 @@ class BEGAN(Algorithm):
         with st.autocast():
             g_loss = reconstruction_loss(fake_g, D(fake_g, None))
         update("G", g_loss)
-        with torch.no_grad():
-            balance = b.gamma * loss_real.detach() - g_loss.detach()
+        with torch.no_grad():  # L(x) and L(G(z)) at the same D (before its update), averaged over the ranks
+            loss_real, loss_fake = mean_across(torch.stack([loss_real.detach(), loss_fake.detach()]), st.dist)
+            balance = b.gamma * loss_real - loss_fake
             self.k = (self.k + b.lambda_k * balance).clamp(0.0, 1.0)
-            m_global = loss_real.detach() + balance.abs()
+            m_global = loss_real + balance.abs()
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "k_t": self.k.clone(),
-                "M_global": m_global, "L(x)": loss_real.detach(), "L(G(z))": loss_fake.detach()}
+                "M_global": m_global, "L(x)": loss_real, "L(G(z))": loss_fake}

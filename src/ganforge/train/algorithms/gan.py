@@ -5,15 +5,12 @@ step), then one generator update through a frozen D. With n_critic=1 and train.r
 generator update reuses the discriminator step's fake batch (one G forward per step)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 
 from ...registries import ALGORITHMS, OBJECTIVES, PENALTIES
 from .base import Algorithm, Update, score
-
-if TYPE_CHECKING:
-    from ..state import TrainState
 
 
 def objective_and_penalty(cfg):  # type: ignore[no-untyped-def]
@@ -29,7 +26,7 @@ class GAN(Algorithm):
         super().__init__(cfg, num_classes, device)
         self.objective, self.penalty = objective_and_penalty(cfg)
 
-    def step(self, st: "TrainState", update: Update) -> dict[str, torch.Tensor]:
+    def step(self, st: Any, update: Update) -> dict[str, torch.Tensor]:
         cfg, G, D = st.cfg, st.G, st.D
         G_train, D_train = st.train_nets["G"], st.train_nets["D"]
         objective, penalty, n_classes, prior = self.objective, self.penalty, st.num_classes, st.prior

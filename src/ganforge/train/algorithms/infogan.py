@@ -10,7 +10,7 @@ to D's update (so Q, which shares D's optimiser, learns it on the fake batch) an
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,9 +21,6 @@ from ...priors import CodePrior
 from ...registries import ALGORITHMS
 from .base import Algorithm, Update, score
 from .gan import objective_and_penalty
-
-if TYPE_CHECKING:
-    from ..state import TrainState
 
 
 def info_loss(q: torch.Tensor, prior: CodePrior, code: torch.Tensor | None, code_cont: torch.Tensor) -> torch.Tensor:
@@ -50,7 +47,8 @@ class InfoGAN(Algorithm):
 
     @classmethod
     def check_config(cls, cfg: Any, defaults: Any) -> None:
-        cls.refuse_changed(cfg, defaults, ("loss.n_critic",), "InfoGAN alternates one D and one G update per step")
+        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "train.reuse_fake"),
+                           "InfoGAN alternates one D and one G update per step on one fake batch")
 
     def prior(self) -> CodePrior:
         i = self.cfg.infogan
@@ -62,13 +60,14 @@ class InfoGAN(Algorithm):
 
     def check_output(self, out: Any, x: torch.Tensor) -> None:
         q_dim = self.cfg.infogan.categorical + self.cfg.infogan.continuous
-        if not (isinstance(out, tuple) and len(out) == 2 and out[0].shape == (2,) and out[1].shape == (2, q_dim)):
-            got = [list(o.shape) for o in out] if isinstance(out, tuple) else list(getattr(out, "shape", []))
+        pair = isinstance(out, tuple) and len(out) == 2 and all(torch.is_tensor(o) for o in out)
+        if not (pair and out[0].shape == (2,) and out[1].shape == (2, q_dim)):
+            got = [list(getattr(o, "shape", [])) for o in out] if isinstance(out, tuple) else list(getattr(out, "shape", []))
             raise ConfigError(f"model.algorithm=infogan needs a discriminator with a Q head sharing its trunk, "
                               f"returning (logits [N], q [N, {q_dim}]) (infogan.categorical + infogan.continuous); "
                               f"got {got}")
 
-    def step(self, st: "TrainState", update: Update) -> dict[str, torch.Tensor]:
+    def step(self, st: Any, update: Update) -> dict[str, torch.Tensor]:
         cfg, D, prior, lam = st.cfg, st.D, st.prior, st.cfg.infogan.lambda_info
         G_train, D_train = st.train_nets["G"], st.train_nets["D"]
         objective, penalty = self.objective, self.penalty
@@ -104,7 +103,7 @@ class InfoGAN(Algorithm):
                 out["Q_acc"] = (q_fake[:, :prior.categorical].argmax(1) == code).float().mean()
         return out
 
-    def pictures(self, st: "TrainState", out_dir: Any) -> list[Any]:
+    def pictures(self, st: Any, out_dir: Any) -> list[Any]:
         """codes.png: one row per categorical value, columns sweeping each continuous code from -1 to 1
         (one panel per continuous code; the paper's Figure 2), noise fixed by train.seed."""
         if st.source.kind != "images" or not st.prior.categorical or not st.prior.continuous:
