@@ -27,9 +27,10 @@ if os.environ.get("NAN_AT"):  # "RANK:CALL": that rank's discriminator gives a N
     MLPDiscriminator.forward = forward
 
 out, run_dir, resume, *overrides = sys.argv[1:]
-run = ganforge.train("ring8-r1", overrides, run_dir=run_dir, resume=None if resume == "-" else resume)
+run = ganforge.train(os.environ.get("PRESET", "ring8-r1"), overrides, run_dir=run_dir,
+                     resume=None if resume == "-" else resume)
 rank = int(os.environ.get("RANK", "0"))
 checkpoint.save(Path(out) / f"rank{rank}.safetensors",
                 {"G": run.state.G.state_dict(), "D": run.state.D.state_dict(), "step": run.step,
-                 "feature_rows": rows}, "checkpoint")
+                 "feature_rows": rows, "algorithm": run.state.algorithm.state_dict()}, "checkpoint")
 assert not td.is_initialized()  # train() leaves no process group behind

@@ -94,3 +94,28 @@ def test_nan_on_one_rank_stops_every_rank(tmp_path, check):
     assert steps[0] == steps[1] == ["11"], (steps, r.stderr[-3000:])
     ckpts = sorted(p.name for p in (tmp_path / "nan" / "checkpoints").glob("*.safetensors"))
     assert ckpts == ["step_00000010.safetensors"]
+
+
+def test_began_and_infogan_under_torchrun(tmp_path):
+    """BEGAN: k_t is updated from losses averaged over the ranks, so every rank keeps the same k_t and a
+    2-process run matches one process with the same global batch (no batch norm in BEGAN's nets).
+    InfoGAN: every rank holds the same weights, and the codes metric is evaluated during training."""
+    began = ["model.algorithm=began", "model.arch=began", "model.width=8", "model.z_dim=8", "train.eval_every=0",
+             "began.k0=0.05", "train.steps=12"]
+    (r0, r1), _ = torchrun(tmp_path, "began", "-", *began, env_extra={"PRESET": "digits-gan"})
+    assert torch.equal(r0["algorithm"]["k"], r1["algorithm"]["k"]) and float(r0["algorithm"]["k"]) != 0.05
+    for k in r0["G"]:
+        assert torch.equal(r0["G"][k], r1["G"][k]), k
+    single = ganforge.train("digits-gan", SETS + began, run_dir=tmp_path / "single")
+    assert float(single.state.algorithm.k) == pytest.approx(float(r0["algorithm"]["k"]), abs=1e-6)
+    assert max(float((single.state.G.state_dict()[k] - r0["G"][k]).abs().max()) for k in r0["G"]) < 1e-4
+
+    info = ["model.algorithm=infogan", "infogan.categorical=8", "infogan.continuous=1", "train.steps=20",
+            "train.eval_metrics=codes", "train.eval_n=200"]
+    (r0, r1), _ = torchrun(tmp_path, "info", "-", *info)
+    for part in ("G", "D"):
+        for k in r0[part]:  # batch-norm statistics (Q's head) are per shard unless train.sync_batchnorm
+            if "running_" not in k and "num_batches" not in k:
+                assert torch.equal(r0[part][k], r1[part][k]), (part, k)
+    (rec,) = read_jsonl(tmp_path / "info" / "metrics.jsonl")
+    assert 0 <= rec["q_acc"] <= 1 and "gen_acc" in rec
