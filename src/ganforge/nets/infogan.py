@@ -16,11 +16,11 @@ from .dcgan import dcgan_init
 
 
 def _check(shape: tuple[int, ...], num_classes: int) -> None:
+    if num_classes > 0:
+        raise ConfigError("config key 'model.num_classes': the infogan network is unconditional; set it to 0")
     if tuple(shape[1:]) != (28, 28):
         raise ConfigError(f"the infogan network is the paper's MNIST architecture, for 28x28 images; the data is "
                           f"{list(shape)}: use model.arch=dcgan")
-    if num_classes > 0:
-        raise ConfigError("config key 'model.num_classes': the infogan network is unconditional; set it to 0")
 
 
 class InfoGANGenerator(nn.Module):
@@ -70,3 +70,4 @@ def build_infogan(m, shape: tuple[int, ...], num_classes: int, out: str) -> tupl
 
 
 build_infogan.kinds = ("images",)
+build_infogan.sizes = (28,)  # image sizes it builds
