@@ -16,6 +16,7 @@ import numpy as np
 from . import __version__
 from .config import DEFAULT_PRESET, PRESET_DIR, Config, all_keys, key_docs, preset_names, resolve
 from .errors import GanforgeError, TrainingError, TrainingInterrupted
+from .files import os_reason, writable_dir, writable_file
 from .registries import ALGORITHMS, DATASETS, FEATURES, METRICS, NETWORKS, OBJECTIVES, PENALTIES
 
 OUT_FORMATS = (".png", ".npz")
@@ -36,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="auto: continue from the newest valid checkpoint in the run directory (or start "
                         "fresh if none); PATH: continue from that checkpoint")
     t.add_argument("--device", default=None, help="cpu | cuda | cuda:N | mps (same as --set train.device=...)")
-    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.add_argument("--dry-run", action="store_true",
+                   help="make every check of a real start (config, run directory, data, networks, memory), print "
+                        "the resolved config and exit; writes nothing")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     g = sub.add_parser("generate", help="sample from a run directory, checkpoint or exported generator")
@@ -93,9 +96,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     config = a.config if (a.config is not None or a.resume is not None) else DEFAULT_PRESET
     cfg = resolve(config or DEFAULT_PRESET, overrides)
     run_dir = Path(a.run_dir) if a.run_dir else Path("runs") / cfg.name
-    if a.dry_run:
+    if a.dry_run:  # every check of a real start (data, networks, memory, run directory), nothing written
+        run = train(config, overrides, run_dir=run_dir, resume=a.resume, dry_run=True)
         print(f"# run directory: {run_dir}")
-        print(cfg.to_yaml(), end="")
+        print(run.config.to_yaml(), end="")
         return 0
     train(config, overrides, run_dir=run_dir, resume=a.resume)
     print(f"run directory: {run_dir}\n  samples:   {run_dir / 'samples'}\n"
@@ -111,11 +115,13 @@ def cmd_generate(a: argparse.Namespace) -> int:
     out = Path(a.out)
     if out.suffix not in OUT_FORMATS:
         raise GanforgeError(f"--out '{out}' must end in .png or .npz")
-    if not out.parent.exists():
-        raise GanforgeError(f"the directory of --out '{out}' does not exist")
+    writable_file(out, "--out")
     if a.n < 1:
         raise GanforgeError(f"-n must be >= 1, got {a.n}")
+    if not 0 <= a.seed < 2**63:
+        raise GanforgeError(f"--seed must be in 0..2^63-1, got {a.seed}")
     gen = load_generator(a.source)
+    gen.check_n(a.n)  # -n that cannot fit in memory, before anything is drawn
     y = gen.labels(a.n, a.cls)
     draw = gen.draw(a.n, seed=a.seed, code=a.code)  # a bad --code fails here, before any sampling
     x = gen.decode(gen.sample_z(draw.z, y=y))
@@ -177,8 +183,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     names = [m.strip() for m in a.metrics.split(",") if m.strip()] if a.metrics is not None else None
     for name in names or []:
         METRICS.get(name)  # unknown names fail before anything is loaded
-    if a.out and not Path(a.out).resolve().parent.is_dir():
-        raise GanforgeError(f"the directory of --out '{a.out}' does not exist")
+    if a.out:
+        writable_file(a.out, "--out")
     results = evaluate(a.source, names, n=a.n, seed=a.seed, ref=a.ref, features=a.features, real=a.real,
                        fake=a.fake, n_ref=a.n_ref, progress=not a.no_progress, use_cache=not a.no_cache)
     text = json.dumps(finite_or_null(results), indent=2, allow_nan=False)
@@ -219,8 +225,12 @@ def cmd_report(a: argparse.Namespace) -> int:
     from .train.rundir import RunDir
 
     run = RunDir(a.run)
+    if not run.path.is_dir():
+        raise GanforgeError(f"run directory '{a.run}' {'is a file' if run.path.exists() else 'does not exist'}: "
+                            f"pass the directory a training run wrote")
     if not (run.log_path.is_file() or run.samples_dir.is_dir()):
         raise GanforgeError(f"'{a.run}' is not a ganforge run directory (no log.jsonl or samples/)")
+    writable_dir(run.path, "run directory")  # the report's pictures are written into it
     for path in run.write_report():
         print(f"wrote {path}")
     return 0
@@ -240,8 +250,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise TrainingInterrupted("SIGTERM before training started or after it ended; every file written is "
-                                  "complete, continue with --resume auto", 143)
+        raise TrainingInterrupted("SIGTERM outside the training loop: no checkpoint was written at this stop; "
+                                  "every file already written is complete", 143)
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
@@ -265,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     except GanforgeError as e:
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a file-system problem that arose after the checks (a race, a disk that filled up)
+        print(f"ganforge: error: {e.filename or 'a file'}: {os_reason(e)} (files written before are complete)",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("ganforge: interrupted before training started (every file written is complete)", file=sys.stderr)
+        print("ganforge: interrupted outside the training loop: no checkpoint was written at this stop; every file "
+              "already written is complete", file=sys.stderr)
         return 130

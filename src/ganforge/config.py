@@ -276,6 +276,16 @@ def coerce(key: str, value: Any, hint: Any) -> Any:
     raise bad()
 
 
+def _hint_of(key: str) -> Any:
+    """The annotated type of a dotted key, or None when there is no such key."""
+    parts = key.split(".")
+    if parts == ["name"]:
+        return str
+    if len(parts) != 2 or parts[0] not in SECTIONS:
+        return None
+    return typing.get_type_hints(SECTIONS[parts[0]]).get(parts[1])
+
+
 def set_key(cfg: Config, key: str, value: Any) -> None:
     """Set one dotted key (e.g. 'optim.lr_g') with type checking."""
     parts = key.split(".")
@@ -317,9 +327,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, raw = text.split("=", 1)
     key = key.strip()
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = parse_yaml(raw, f"--set {key}", strict=False) if raw.strip() else ""
     except yaml.YAMLError:
-        value = raw
+        value = raw  # not YAML: the text itself (a name with a colon, say)
     return key, value
 
 
@@ -328,6 +338,8 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> list[str]:
     keys = []
     for text in overrides:
         key, value = parse_override(text)
+        if isinstance(value, (dict, list)) and _hint_of(key) is str:  # data.name=npz: reads as a mapping
+            value = text.split("=", 1)[1].strip()
         set_key(cfg, key, value)
         keys.append(key)
     validate(cfg)
@@ -421,8 +433,9 @@ def validate(cfg: Config) -> None:
         produced = [v for name in eval_metrics for v in registries.METRICS.get(name).values]
         _check(t.eval_best in produced, "train.eval_best", t.eval_best,
                f"must be a value of train.eval_metrics: {' | '.join(produced)}")
-    from .data.source import parse_name
+    from .data.source import canonical_name, parse_name
 
+    d.name = canonical_name(d.name)  # mnist:test -> mnist@test (the split is honoured, and recorded as such)
     kind, arg = parse_name(d.name)
     if kind in PATH_DATASETS and not arg.partition("@")[0]:
         raise ConfigError(f"config key 'data.name': '{d.name}' needs a path: {kind}:PATH")
@@ -467,14 +480,51 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
-def load_yaml(path: Path) -> dict[str, Any]:
+class StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+
+def _mapping_without_duplicates(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        try:
+            if key in seen:
+                raise ConfigError(f"{loader.name}: key '{key}' appears twice (lines {seen[key]} and {line}): "
+                                  f"keep one")
+            seen[key] = line
+        except TypeError:  # an unhashable key (a list as a key): construct_mapping names it
+            pass
+    return loader.construct_mapping(node, deep=deep)
+
+
+StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def parse_yaml(text: str, where: str, strict: bool = True) -> Any:
+    """YAML text -> Python values, refusing duplicate keys; errors name `where` (strict=False lets
+    yaml.YAMLError through for the caller to handle)."""
+    loader = StrictLoader(text)
+    loader.name = where
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise ConfigError(f"cannot read config file '{path}': {e.strerror}") from None
+        return loader.get_single_data()
     except yaml.YAMLError as e:
-        raise ConfigError(f"config file '{path}' is not valid YAML: {e}") from None
-    return data or {}
+        if not strict:
+            raise
+        raise ConfigError(f"{where} is not valid YAML: {e}") from None
+    finally:
+        loader.dispose()
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    from .files import read_text
+
+    data = parse_yaml(read_text(path, "config file"), f"config file '{path}'")
+    if data is None:
+        raise ConfigError(f"config file '{path}' is empty: write at least one section (e.g. `data: {{name: "
+                          f"ring8}}`), or train a preset (`ganforge list presets`)")
+    return data
 
 
 def resolve(preset_or_file: str | None = None, overrides: list[str] | None = None) -> Config:
@@ -483,8 +533,6 @@ def resolve(preset_or_file: str | None = None, overrides: list[str] | None = Non
     cfg = Config()
     if name.endswith((".yaml", ".yml")) or "/" in name:
         path = Path(name)
-        if not path.is_file():
-            raise ConfigError(f"config file '{path}' does not exist")
         cfg.name = path.stem
         merge(cfg, load_yaml(path), where=str(path))
     else:

@@ -24,14 +24,13 @@ import numpy as np
 
 from . import __version__
 from .config import Config
-from .data.source import Source, load_source, parse_name
+from .data.source import HAS_TEST_SPLIT, Source, canonical_name, load_source, parse_name
 from .errors import ConfigError, DataError, GanforgeError
 from .metrics.catalog import HIGHER_IS_BETTER, Metric, toy_modes
 from .metrics.features import Extractor, check_images, get_extractor
 from .metrics.modes import stacked_modes
 from .registries import DATASETS, FEATURES, METRICS
 
-HAS_TEST_SPLIT = ("mnist", "fashion-mnist", "stacked-mnist")
 DEFAULT_METRICS = {"images": ("fid", "kid", "pr", "dc"), "points": ("modes",)}  # + is for 1-channel images
 CACHE_VERSION = 1
 
@@ -63,10 +62,8 @@ def default_n(kind: str, dataset: str = "") -> int:
 
 def _canonical(spec: str) -> str:
     """'mnist:test' -> 'mnist@test' (the split suffix); a directory -> folder:DIR; *.npz -> npz:FILE."""
-    if "@" not in spec and ":" in spec:
-        kind, _, arg = spec.partition(":")
-        if kind in HAS_TEST_SPLIT and arg in ("train", "test"):
-            return f"{kind}@{arg}"
+    if canonical_name(spec) != spec:
+        return canonical_name(spec)
     if Path(spec).is_dir():
         return f"folder:{spec}"
     if spec.endswith(".npz") and Path(spec).is_file():
@@ -174,6 +171,45 @@ def _check_compatible(fake: SampleSet, real: SampleSet) -> None:
                             f"'{real.name}' has {list(real.data.shape[1:])}: compare images of one size")
 
 
+def check_counts(metrics: dict[str, Metric], n_fake: int | None, n_real: int | None, fake_name: str = "generated",
+                 real_name: str = "reference") -> None:
+    """Each metric's fewest samples (metric.min_n), for the generated and the reference set."""
+    for name, m in metrics.items():
+        for count, what, key in ((n_fake, f"generated samples ({fake_name})", "--n"),
+                                 (n_real, f"reference samples ({real_name})", "--n-ref")):
+            if count is not None and count < m.min_n:
+                raise DataError(f"metric '{name}' needs at least {m.min_n} {what}, got {count}: raise {key} "
+                                f"(or add samples to the set)")
+
+
+def check_measurable(fake: SampleSet, real: SampleSet, metrics: dict[str, Metric], features: str,
+                     has_generator: bool, n_fake: int | None = None) -> None:
+    """Every check measure() makes before computing anything (so that training can make them before its
+    first step, on a probe of generated samples): the sets are comparable, large enough for each metric
+    (n_fake: the count that will be generated, when fake is a probe) and of data each metric and the
+    extractor take."""
+    _check_compatible(fake, real)
+    check_counts(metrics, n_fake if n_fake is not None else len(fake.data), len(real.data), fake.name, real.name)
+    for name, m in metrics.items():
+        if m.needs == "features":
+            if fake.kind == "points" and features != "identity":
+                raise ConfigError(f"the '{features}' extractor takes images, and these are points: use identity")
+            ex = get_extractor(features)
+            ex.check(fake.data, f"generated {fake.name}")
+            ex.check(real.data, f"reference {real.name}")
+        elif m.needs == "logits":
+            _mnist_ready(fake, name, 1)
+        elif m.needs == "generator" and not has_generator:
+            raise ConfigError(f"metric '{name}' measures a generator's own model: evaluate a run, checkpoint "
+                              f"or export, not two sets of samples")
+        elif m.needs == "samples":
+            if not (fake.kind == "points" and hasattr(real.source, "centers")):
+                if not hasattr(real.source, "modes"):
+                    raise DataError(f"metric 'modes' needs a toy mixture (gauss1d, ring8, grid25) or stacked-mnist "
+                                    f"as the reference, not '{real.name}'")
+                _mnist_ready(fake, name, 3)
+
+
 def measure(fake: SampleSet, real: SampleSet, metrics: dict[str, Metric], features: str, seed: int = 0,
             progress: bool = True, use_cache: bool = True, extra: dict[str, Any] | None = None,
             fake_features: dict[str, np.ndarray] | None = None,
@@ -183,7 +219,7 @@ def measure(fake: SampleSet, real: SampleSet, metrics: dict[str, Metric], featur
     fake_features: features of fake already extracted, by extractor name (e.g. gathered from all ranks);
     real_features: likewise for real, as (features, whether they came from the cache); generator: the
     Generator fake came from (for metrics of the model itself, such as codes)."""
-    _check_compatible(fake, real)
+    check_measurable(fake, real, metrics, features, generator is not None)
     base = {"generated": fake.name, "n_generated": len(fake.data), "reference": real.name,
             "reference_split": real.split, "n_reference": len(real.data), "seed": seed,
             "ganforge_version": __version__, **(extra or {})}
@@ -212,9 +248,6 @@ def measure(fake: SampleSet, real: SampleSet, metrics: dict[str, Metric], featur
             values, proto = _logit_metric(m, fake, real, progress)
             proto = {**base, **proto}
         elif m.needs == "generator":
-            if generator is None:
-                raise ConfigError(f"metric '{name}' measures a generator's own model: evaluate a run, checkpoint "
-                                  f"or export, not two sets of samples")
             values, proto = m.compute(generator, real, len(fake.data), seed, progress)
             proto = {**base, **proto}
         else:
@@ -266,6 +299,11 @@ def evaluate(source: str | os.PathLike | None = None, metrics: Any = None, n: in
     n = 10,000 images (26,000 for stacked MNIST) or 2,500 points; n_ref = n (capped at the set's size)."""
     if ref not in ("train", "test"):
         raise ConfigError(f"--ref must be train or test, got '{ref}'")
+    for key, value in (("--n", n), ("--n-ref", n_ref)):
+        if value is not None and value < 2:
+            raise ConfigError(f"{key} must be >= 2 samples, got {value}")
+    if not 0 <= seed < 2**63:
+        raise ConfigError(f"--seed must be in 0..2^63-1, got {seed}")
     if source is not None:
         if real is not None or fake is not None:
             raise ConfigError("give either a generator SOURCE or --real and --fake, not both")
@@ -302,6 +340,8 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
                               f"model.algorithm={cfg.model.algorithm}")
     data_name = cfg.data.name
     n = n or default_n(kind, data_name)
+    check_counts(ms, n, n_ref)
+    gen.check_n(n)
     ref_spec, split = reference_name(data_name, ref)
     return evaluate_samples(gen, ms, ex_name, n, seed, ref_spec, split, cfg, n_ref, progress, use_cache,
                             {"generator": str(source), "generator_step": gen.step, "weights": "G_ema"})

@@ -71,8 +71,20 @@ def histogram_png(fake: np.ndarray, path: str | Path, real: np.ndarray | None = 
     return _save(img, path)
 
 
+def drawable(images: np.ndarray) -> np.ndarray:
+    """uint8 images [N, H, W, C] -> what a picture can show: C = 1 (grayscale) and C = 3 (RGB) as they
+    are; any other channel count (2, 4 as data, 5, ...) as one grayscale tile per channel, side by side
+    ([N, H, C * W, 1]), so that no channel is dropped or misread as colour or alpha."""
+    c = images.shape[-1]
+    if c in (1, 3):
+        return images
+    n, h, w, _ = images.shape
+    return np.ascontiguousarray(images.transpose(0, 1, 3, 2)).reshape(n, h, c * w, 1)
+
+
 def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.ndarray:
-    """uint8 images [N, H, W, C] -> one uint8 grid image [H', W', C]."""
+    """uint8 images [N, H, W, C] -> one uint8 grid image [H', W', C'] (see drawable for C not 1 or 3)."""
+    images = drawable(images)
     n, h, w, c = images.shape
     nrow = nrow or int(math.ceil(math.sqrt(n)))
     rows = int(math.ceil(n / nrow))
@@ -84,7 +96,8 @@ def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.
 
 
 def save_image(image: np.ndarray, path: str | Path) -> Path:
-    """Save one uint8 image [H, W, C] (C = 1 or 3) as PNG."""
+    """Save one uint8 image [H, W, C] as PNG (C other than 1 or 3: one grayscale tile per channel)."""
+    image = drawable(image[None])[0]
     return _save(Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image), path)
 
 

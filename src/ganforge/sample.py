@@ -16,6 +16,7 @@ from .errors import CheckpointError, ConfigError
 from .nets.adapt import adapt_generator
 from .nets.build import build_networks
 from .priors import NoisePrior, from_description
+from .resources import require
 
 
 class Generator:
@@ -52,10 +53,22 @@ class Generator:
 
     def draw(self, n: int, seed: int | None = None, code: Any = None) -> Any:
         """The prior's draw for n samples (z, and the codes): what sample() feeds G."""
-        if n < 1:
-            raise ConfigError(f"number of samples must be >= 1, got {n}")
+        self.check_n(n)
+        if seed is not None and not 0 <= seed < 2**63:
+            raise ConfigError(f"seed must be in 0..2^63-1, got {seed}")
         seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
         return self.prior.draw(n, generator=torch.Generator().manual_seed(seed), code=code)
+
+    def check_n(self, n: int) -> None:
+        """n samples must be >= 1 and fit in memory at once (the noise, the samples in model space and
+        decoded), checked before anything is drawn."""
+        import math
+
+        if n < 1:
+            raise ConfigError(f"number of samples must be >= 1, got {n}")
+        per_sample = 4 * self.prior.dim + 5 * math.prod(self.data_info["shape"])
+        require(n * per_sample, f"{n} samples", "cpu", "ask for fewer samples, or sample in parts (seeds differ "
+                                                      "per part)")
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, y: Any = None, batch_size: int = 1024,

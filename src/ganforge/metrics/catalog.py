@@ -33,6 +33,8 @@ class Metric:
     compute: Callable[..., dict[str, Any]]
     values: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
+    min_n: int = 2
+    """Fewest generated and reference samples it is defined for (k-NN metrics need k + 1)."""
 
 
 def _fid(real: np.ndarray, fake: np.ndarray, seed: int) -> dict[str, Any]:
@@ -77,11 +79,11 @@ METRICS.register("fid", Metric("features", _fid, ("fid",)),
                  help="Frechet distance of Gaussian fits to the features (Heusel et al. 2017), float64")
 METRICS.register("kid", Metric("features", _kid, ("kid", "kid_std")),
                  help="kernel inception distance: unbiased MMD^2, cubic kernel, 100 subsets of <= 1000")
-METRICS.register("pr", Metric("features", _pr, ("precision", "recall")),
+METRICS.register("pr", Metric("features", _pr, ("precision", "recall"), min_n=4),
                  help="precision and recall of k-NN manifolds, k=3 (Kynkaanniemi et al. 2019)")
-METRICS.register("dc", Metric("features", _dc, ("density", "coverage")),
+METRICS.register("dc", Metric("features", _dc, ("density", "coverage"), min_n=6),
                  help="density and coverage, k=5 (Naeem et al. 2020)")
-METRICS.register("is", Metric("logits", _is, ("is", "is_std")),
+METRICS.register("is", Metric("logits", _is, ("is", "is_std"), min_n=10),
                  help="Inception Score computed with ganforge's MNIST classifier (MNIST-like data only)")
 METRICS.register("modes", Metric("samples", toy_modes, ("modes", "kl")),
                  help="mode coverage: toy mixtures (modes, % HQ, KL to uniform) or stacked MNIST (modes of 1000, KL)")

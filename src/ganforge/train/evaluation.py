@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from ..data.source import parse_name
-from ..evaluate import (SampleSet, cached_reference, evaluate_samples, generated_set, measure, reference_name,
-                        reference_set, resolve_metrics, store_reference)
+from ..errors import ConfigError, GanforgeError
+from ..evaluate import (SampleSet, cached_reference, check_measurable, evaluate_samples, generated_set, measure,
+                        reference_name, reference_set, resolve_metrics, store_reference)
 from ..metrics.features import Extractor, get_extractor
 from ..registries import DATASETS
 from .dist import broadcast_module
@@ -69,6 +70,22 @@ def shared_reference_features(real: SampleSet, ex: Extractor, d: Any) -> tuple[n
     if d.main:
         store_reference(real, ex, feats)
     return feats, False
+
+
+def check_evaluation(st: Any) -> None:
+    """train.eval_* checked before the first step: the metrics and the extractor against the data, on a
+    probe of G_ema's samples and the reference set (loaded now, once), so that a run never stops at
+    its first evaluation over a setting that could not work."""
+    t, src = st.cfg.train, st.source
+    ms = resolve_metrics([x.strip() for x in t.eval_metrics.split(",") if x.strip()], src.kind)
+    ex = training_extractor(t.eval_features, src.kind, tuple(src.shape))
+    try:
+        st.generator().check_n(t.eval_n)  # and the reference set of as many, which is no larger
+        probe = generated_set(st.generator(), 2, 0)
+        check_measurable(probe, eval_reference(st), ms, ex, True, n_fake=t.eval_n)
+    except GanforgeError as e:
+        raise ConfigError(f"train.eval_metrics={t.eval_metrics} with train.eval_features={t.eval_features} "
+                          f"(extractor {ex}) and train.eval_n={t.eval_n} cannot evaluate this run: {e}") from None
 
 
 def evaluate_state(st: Any) -> list[dict[str, Any]]:

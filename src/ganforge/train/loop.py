@@ -32,11 +32,14 @@ class StopRequest:
     """Set by SIGINT/SIGTERM; the loop stops at the next step boundary after a checkpoint."""
 
     signum: int | None = None
+    repeats: int = 0  # signals after the first: noted, never an abort (the checkpoint is written first)
 
 
 @contextmanager
 def catch_signals() -> Iterator[StopRequest]:
-    """Turn SIGINT/SIGTERM into a stop request (main thread only); a second signal aborts at once."""
+    """Turn SIGINT/SIGTERM into a stop request (main thread only). A second signal does not abort: it
+    would cut the checkpoint the first one asked for, so it is noted and the save goes on (kill -9
+    aborts, losing the steps since the last checkpoint)."""
     stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -44,7 +47,11 @@ def catch_signals() -> Iterator[StopRequest]:
 
     def handler(signum: int, frame: Any) -> None:
         if stop.signum is not None:
-            raise KeyboardInterrupt
+            stop.repeats += 1
+            print("\nganforge: already stopping: the checkpoint is written at the end of this step, then ganforge "
+                  "exits; wait for it (kill -9 would abort and lose the steps since the last checkpoint)",
+                  file=sys.stderr, flush=True)
+            return
         stop.signum = signum
 
     previous = {s: signal.signal(s, handler) for s in EXIT_CODES}
@@ -259,9 +266,18 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
                         raise _stopped(e, run, st.dist.rank) from None
                     if run is not None:
                         saved = f"; checkpoint '{run.save_checkpoint(st)}' written, continue with --resume auto"
+                    else:
+                        saved = " (no run directory: nothing was saved)"
+                    if stop.repeats:
+                        saved += f"; {stop.repeats} more signal(s) waited for it"
                     raise TrainingInterrupted(f"{name} at step {st.step}{saved}", EXIT_CODES[stop.signum])
     finally:
         bar.close()
     if run is not None:
-        run.write_report(st)
+        try:
+            run.write_report(st)
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(f"SIGINT after the last step ({st.step}): its checkpoint and the export are "
+                                      f"written; some report pictures may be missing (`ganforge report "
+                                      f"{run.path}` redraws the loss plot and the GIF)", 130) from None
         say(f"finished {st.step} steps; pictures: {run.path}/real_vs_fake.png, losses.png, samples.gif, samples/")

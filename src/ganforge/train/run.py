@@ -16,6 +16,7 @@ from ..config import SECTIONS, Config, apply_overrides, resolve
 from . import dist as distributed
 from ..data.source import LoaderSource, Source, TensorSource
 from ..errors import CheckpointError, ConfigError
+from ..files import writable_dir
 from ..sample import Generator
 from .loop import train_loop
 from .rundir import RunDir, say
@@ -100,9 +101,11 @@ def _resume_tree(run: RunDir, resume: str | None) -> tuple[dict[str, Any] | None
 def train(config: Config | str | None = None, overrides: list[str] | None = None,
           run_dir: str | Path | None = None, resume: str | None = None,
           source: Source | None = None, G: nn.Module | None = None, D: nn.Module | None = None,
-          d_output: str = "auto") -> Run:
+          d_output: str = "auto", dry_run: bool = False) -> Run:
     """Train (or resume) a run. config: a Config, a preset name or YAML path (None: the default preset,
-    or on resume the checkpoint's own config). resume: None (new run), 'auto' or a checkpoint path."""
+    or on resume the checkpoint's own config). resume: None (new run), 'auto' or a checkpoint path.
+    dry_run: every check a run makes before its first step (config, run directory, checkpoint, data,
+    networks, memory), then return without writing anything."""
     overrides = list(overrides or [])
     if isinstance(config, Config):
         cfg = copy.deepcopy(config)
@@ -110,6 +113,7 @@ def train(config: Config | str | None = None, overrides: list[str] | None = None
     else:
         cfg = resolve(config, overrides)
     run = RunDir(run_dir if run_dir is not None else Path("runs") / cfg.name)
+    writable_dir(run.path, "run directory", CheckpointError)  # before the lock or any file
     tree, ckpt_path = _resume_tree(run, resume)
     if tree is not None:
         cfg = resume_config(config, overrides, Config.from_dict(tree["config"]))
@@ -119,6 +123,9 @@ def train(config: Config | str | None = None, overrides: list[str] | None = None
             st.load_state_dict(tree)
         except (KeyError, RuntimeError, ValueError) as e:
             raise CheckpointError(f"checkpoint '{ckpt_path}' does not fit this run's networks: {e}") from None
+    if dry_run:
+        distributed.shutdown(st.dist)
+        return Run(cfg, st, run.path)
     distributed.barrier(st.dist)  # every rank has read the run directory before rank 0 changes it
     if not st.dist.main:  # torchrun ranks > 0 train without writing anything
         result = Run(cfg, st, run.path)

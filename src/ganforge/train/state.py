@@ -13,6 +13,7 @@ from ..config import Config
 from ..data.source import Sampler, Source, load_source
 from ..errors import ConfigError, DataError
 from ..registries import ALGORITHMS
+from ..resources import OutputCounter, require
 from . import dist as distributed
 from .dist import Dist
 
@@ -266,9 +267,10 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
             raise ConfigError("pass both G and D (or neither, to use model.arch)")
         nets = algorithm.adapt(G, D, d_output)
     else:
+        check_parameter_memory(cfg, algorithm, source, prior, device)
         nets = algorithm.networks(tuple(source.shape), source.kind, prior)
     nets = {role: net.to(device) for role, net in nets.items()}
-    check_shapes(nets, algorithm, prior, source, num_classes, device)
+    check_memory(cfg, source, check_shapes(nets, algorithm, prior, source, num_classes, device), d.world, device)
     if cfg.train.sync_batchnorm and d.enabled:
         if device.type != "cuda":
             raise ConfigError("train.sync_batchnorm needs CUDA devices (NCCL); on CPU keep it false")
@@ -294,11 +296,15 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
         cfg.train.precision != "fp16"
     if device.type == "cuda":  # a dataset up to a quarter of the GPU's memory lives there
         sampler.keep_on(device, torch.cuda.get_device_properties(device).total_memory // 4)
-    return TrainState(cfg, source, algorithm, prior, nets, ema, opts,
-                      {name: spec.roles for name, spec in specs.items()},
-                      {name: spec.label for name, spec in specs.items()}, sampler, device, num_classes, custom,
-                      dist=d, train_nets=train_nets, scalers=scalers,
-                      nonfinite=torch.zeros(2, dtype=torch.long, device=device) if on_device else None)
+    st = TrainState(cfg, source, algorithm, prior, nets, ema, opts,
+                    {name: spec.roles for name, spec in specs.items()},
+                    {name: spec.label for name, spec in specs.items()}, sampler, device, num_classes, custom,
+                    dist=d, train_nets=train_nets, scalers=scalers,
+                    nonfinite=torch.zeros(2, dtype=torch.long, device=device) if on_device else None)
+    if cfg.train.eval_every:
+        from .evaluation import check_evaluation
+        check_evaluation(st)
+    return st
 
 
 
@@ -310,8 +316,9 @@ def channels_last(cfg: Config, custom: bool) -> bool:
 
 @torch.no_grad()
 def check_shapes(nets: dict[str, nn.Module], algorithm: Algorithm, prior: Any, source: Source, num_classes: int,
-                 device: torch.device) -> None:
-    """Run G and D on 2 probe samples (eval mode, private RNG) so shape errors surface before training."""
+                 device: torch.device) -> tuple[int, int]:
+    """Run G and D on 2 probe samples (eval mode, private RNG) so shape errors surface before training.
+    Returns the activation elements per sample of G's and of D's forward pass (for the memory check)."""
     G, D = nets["G"], nets["D"]
     g = torch.Generator().manual_seed(0)
     z = prior.draw(2, generator=g).z.to(device)
@@ -320,7 +327,8 @@ def check_shapes(nets: dict[str, nn.Module], algorithm: Algorithm, prior: Any, s
     G.eval(), D.eval()
     try:
         try:
-            fake = G(z, y)
+            with OutputCounter(G) as g_count:
+                fake = G(z, y)
         except Exception as e:
             raise ConfigError(f"the generator failed on a batch of noise of shape [2, {prior.dim}] "
                               f"(model.z_dim / z_dim): {type(e).__name__}: {e}") from None
@@ -328,10 +336,40 @@ def check_shapes(nets: dict[str, nn.Module], algorithm: Algorithm, prior: Any, s
             raise DataError(f"the generator makes samples of shape {list(fake.shape[1:])} but the data "
                             f"'{source.name}' has shape {list(source.shape)}")
         try:
-            out = D(fake, y)
+            with OutputCounter(D) as d_count:
+                out = D(fake, y)
         except Exception as e:
             raise ConfigError(f"the discriminator failed on samples of shape {list(fake.shape)}: "
                               f"{type(e).__name__}: {e}") from None
         algorithm.check_output(out, fake)
     finally:
         G.train(modes[0]), D.train(modes[1])
+    return g_count.elements // 2, d_count.elements // 2
+
+
+def check_parameter_memory(cfg: Config, algorithm: Algorithm, source: Source, prior: Any, device: torch.device) -> None:
+    """The networks' sizes (model.width, model.g_hidden, ...) against the free memory, before they are
+    built: the algorithm builds them once on the meta device (shapes only, no memory, no RNG), and
+    each parameter needs at least its value, its gradient and one optimiser moment (12 bytes)."""
+    try:
+        with torch.device("meta"):
+            meta = algorithm.networks(tuple(source.shape), source.kind, prior)
+    except Exception:  # noqa: BLE001  (a network that cannot be built on meta: the real build reports)
+        return
+    count = sum(p.numel() for net in meta.values() for p in net.parameters())
+    require(12 * count, f"a model of {count:,} parameters (model.width / model.g_hidden / model.d_hidden)",
+            device, "make the networks smaller")
+
+
+def check_memory(cfg: Config, source: Source, per_sample: tuple[int, int], world: int, device: torch.device) -> None:
+    """data.batch_size against the device's free memory: a lower bound of one step's need (the
+    activations G's forward and D's forward on the real and the fake batch keep for backward, and the
+    batch itself), from the probe pass's shapes."""
+    import math
+
+    batch = max(cfg.data.batch_size // max(world, 1), 1)
+    element = 2 if cfg.train.precision in ("bf16", "fp16") else 4
+    g_act, d_act = per_sample
+    need = batch * (element * (g_act + 2 * d_act) + 4 * math.prod(source.shape))
+    require(need, f"data.batch_size={cfg.data.batch_size}" + (f" ({batch} per process)" if world > 1 else ""),
+            device, "lower data.batch_size")
