@@ -15,23 +15,32 @@ from preset_hashes import RECORD, cpu_model, preset_record
 
 DATA = Path(__file__).parent / "data"
 RECORDED = json.loads(RECORD.read_text())
-SAME_MACHINE = RECORDED["torch"] == torch.__version__ and RECORDED["cpu"] == cpu_model()
+# one record per machine (CPU model and torch version) where the pre-refactor code was run: the first
+# is the original (Intel, made before the refactor), the others were made later with the pre-refactor
+# commit's code (tests/preset_hashes.py --machine), since the hashes of 200 chaotic GAN steps differ
+# between CPU vendors (AMD vs Intel: tensor norms up to 1.1% apart)
+MACHINES = [RECORDED] + RECORDED.get("machines", [])
+MATCH = next((r for r in MACHINES if r["torch"] == torch.__version__ and r["cpu"] == cpu_model()), None)
 # presets on full MNIST-sized data take 10-40 s each for 200 steps: the default run keeps two of them
 SLOW_PRESETS = {"fashion-dcgan", "mnist-lsgan", "mnist-mlp-gan", "mnist-wgan", "mnist-wgan-gp", "stacked-mnist-dcgan"}
-NORM_RTOL = 1e-2  # on another CPU or torch: every tensor's norm within 1% (kernels sum in other orders)
+SHORT = RECORDED["short"]  # elsewhere: every tensor's norm after 20 steps (before the chaos grows) ...
+SHORT_RTOL = 1e-3  # ... within 0.1% (kernels sum in other orders)
 
 
 @pytest.mark.parametrize("preset", [pytest.param(p, marks=[pytest.mark.slow] if p in SLOW_PRESETS else [])
                                     for p in sorted(RECORDED["hashes"])])
 def test_preset_weights_unchanged_by_the_algorithm_core(preset):
-    """G, D and G_ema after 200 steps (seed 0, CPU) as recorded before the refactor (tests/preset_hashes.py)."""
-    hashes, norms = preset_record(preset)
-    if SAME_MACHINE:
-        assert hashes == RECORDED["hashes"][preset]
-    else:  # the tolerance path: another CPU model or torch version than the record's
-        for role, expected in RECORDED["norms"][preset].items():
+    """G, D and G_ema after 200 steps (seed 0, CPU) as recorded with the pre-refactor code
+    (tests/preset_hashes.py): the same hashes on a recorded machine; on any other, every tensor's norm
+    after 20 steps within SHORT_RTOL of the record."""
+    if MATCH is not None:
+        hashes, _ = preset_record(preset)
+        assert hashes == MATCH["hashes"][preset]
+    else:
+        _, norms = preset_record(preset, SHORT["steps"])
+        for role, expected in SHORT["norms"][preset].items():
             for k, v in expected.items():
-                assert norms[role][k] == pytest.approx(v, rel=NORM_RTOL, abs=1e-6), (role, k)
+                assert norms[role][k] == pytest.approx(v, rel=SHORT_RTOL, abs=1e-6), (role, k)
 
 
 # ---- checkpoints of format version 1 (committed under tests/data before the refactor) ----------------
@@ -54,7 +63,7 @@ def test_v1_checkpoint_resumes(tmp_path):
     assert run.step == 12 and run.config.model.algorithm == "gan"
     tree, _ = RunDir(run_dir).newest_valid()
     total = float(sum(v.double().sum() for v in tree["G_ema"].values()))
-    if SAME_MACHINE:  # resumed by today's code exactly as the version-1 code did
+    if MATCH is RECORDED:  # resumed by today's code exactly as the version-1 code did (on its machine)
         assert total == pytest.approx(V1["G_ema_sum_after_resume_to_12"], rel=1e-12)
     assert tree["algorithm"]["name"] == "gan"
     assert ganforge.checkpoint.load(run_dir / "checkpoints" / "step_00000012.safetensors")  # version 2 written
