@@ -263,6 +263,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ganforge` console script; returns the exit status."""
     args = _parser().parse_args(argv)
+    from .train import loop
+    loop.IGNORE_AFTER_STOP = True
     try:
         with _sigterm_as_interrupt():
             return COMMANDS[args.command](args)

@@ -66,7 +66,7 @@ class ImageSource(Source):
 
     def sampler(self, batch_size: int, seed: int) -> Sampler:
         return PermutationSampler(self.x, self.y, batch_size, seed, transform=self._transform,
-                                  name=f"dataset '{self.name}'")
+                                  name=f"the dataset '{self.name}'")
 
     def reference(self, n: int) -> np.ndarray:
         idx = torch.randperm(len(self.x), generator=torch.Generator().manual_seed(12345))[:n]

@@ -116,7 +116,7 @@ def check_labels(what: str, y: Any, n: int, num_classes: int | None = None) -> t
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise DataError(f"{what}: labels must be integers 0..C-1, got dtype {arr.dtype}")
     if len(arr) != n:
-        raise DataError(f"{what}: {len(arr)} labels for {n} samples; give one label per sample")
+        raise DataError(f"{what}: {len(arr)} labels for {n} samples (the counts differ): give one label per sample")
     if np.issubdtype(arr.dtype, np.floating) and not (np.isfinite(arr).all() and (arr == np.round(arr)).all()):
         raise DataError(f"{what}: labels must be integers 0..C-1, got non-integer values")
     lo, hi = (int(arr.min()), int(arr.max())) if n else (0, -1)
@@ -151,7 +151,7 @@ class TensorSource(Source):
         self.shape = tuple(x.shape[1:])
 
     def sampler(self, batch_size: int, seed: int) -> Sampler:
-        return PermutationSampler(self.x, self.y, batch_size, seed, name=f"dataset '{self.name}'")
+        return PermutationSampler(self.x, self.y, batch_size, seed, name=f"the dataset '{self.name}'")
 
     def reference(self, n: int) -> np.ndarray | None:
         return self.decode(self.x[:n])
