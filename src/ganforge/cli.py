@@ -88,7 +88,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    from .train import loop
     from .train.run import train
+
+    loop.IGNORE_AFTER_STOP = True  # this process exits after the run: a late signal must not cut its exit
 
     overrides = a.overrides + (["train.progress=false"] if a.no_progress else []) + \
         ([f"train.device={a.device}"] if a.device else [])
@@ -263,8 +266,6 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ganforge` console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    from .train import loop
-    loop.IGNORE_AFTER_STOP = True
     try:
         with _sigterm_as_interrupt():
             return COMMANDS[args.command](args)

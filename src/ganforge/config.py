@@ -201,10 +201,6 @@ class Config:
 SECTIONS = {k: v for k, v in typing.get_type_hints(Config).items() if k != "name"}
 
 
-def _hints(obj: Any) -> dict[str, Any]:
-    return typing.get_type_hints(type(obj))
-
-
 def all_keys(cfg: Config | None = None) -> list[str]:
     """Every dotted key of the config, e.g. 'train.steps'."""
     cfg = cfg or Config()
@@ -288,17 +284,14 @@ def _hint_of(key: str) -> Any:
 
 def set_key(cfg: Config, key: str, value: Any) -> None:
     """Set one dotted key (e.g. 'optim.lr_g') with type checking."""
-    parts = key.split(".")
-    if parts == ["name"]:
+    hint = _hint_of(key)
+    if hint is None:
+        raise _unknown(key)
+    if key == "name":
         cfg.name = coerce(key, value, str)
         return
-    if len(parts) != 2 or parts[0] not in SECTIONS:
-        raise _unknown(key)
-    section = getattr(cfg, parts[0])
-    hints = _hints(section)
-    if parts[1] not in hints:
-        raise _unknown(key)
-    setattr(section, parts[1], coerce(key, value, hints[parts[1]]))
+    sec, field_name = key.split(".")
+    setattr(getattr(cfg, sec), field_name, coerce(key, value, hint))
 
 
 def merge(cfg: Config, d: Any, where: str = "config") -> None:

@@ -62,8 +62,9 @@ def default_n(kind: str, dataset: str = "") -> int:
 
 def _canonical(spec: str) -> str:
     """'mnist:test' -> 'mnist@test' (the split suffix); a directory -> folder:DIR; *.npz -> npz:FILE."""
-    if canonical_name(spec) != spec:
-        return canonical_name(spec)
+    split_named = canonical_name(spec)
+    if split_named != spec:
+        return split_named
     if Path(spec).is_dir():
         return f"folder:{spec}"
     if spec.endswith(".npz") and Path(spec).is_file():

@@ -80,8 +80,9 @@ def check_evaluation(st: Any) -> None:
     ms = resolve_metrics([x.strip() for x in t.eval_metrics.split(",") if x.strip()], src.kind)
     ex = training_extractor(t.eval_features, src.kind, tuple(src.shape))
     try:
-        st.generator().check_n(t.eval_n)  # and the reference set of as many, which is no larger
-        probe = generated_set(st.generator(), 2, 0)
+        gen = st.generator()
+        gen.check_n(t.eval_n)  # and the reference set of as many, which is no larger
+        probe = generated_set(gen, 2, 0)
         check_measurable(probe, eval_reference(st), ms, ex, True, n_fake=t.eval_n)
     except GanforgeError as e:
         raise ConfigError(f"train.eval_metrics={t.eval_metrics} with train.eval_features={t.eval_features} "

@@ -267,7 +267,7 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
             raise ConfigError("pass both G and D (or neither, to use model.arch)")
         nets = algorithm.adapt(G, D, d_output)
     else:
-        check_parameter_memory(cfg, algorithm, source, prior, device)
+        check_parameter_memory(algorithm, source, prior, device)
         nets = algorithm.networks(tuple(source.shape), source.kind, prior)
     nets = {role: net.to(device) for role, net in nets.items()}
     check_memory(cfg, source, check_shapes(nets, algorithm, prior, source, num_classes, device), d.world, device)
@@ -347,7 +347,7 @@ def check_shapes(nets: dict[str, nn.Module], algorithm: Algorithm, prior: Any, s
     return g_count.elements // 2, d_count.elements // 2
 
 
-def check_parameter_memory(cfg: Config, algorithm: Algorithm, source: Source, prior: Any, device: torch.device) -> None:
+def check_parameter_memory(algorithm: Algorithm, source: Source, prior: Any, device: torch.device) -> None:
     """The networks' sizes (model.width, model.g_hidden, ...) against the free memory, before they are
     built: the algorithm builds them once on the meta device (shapes only, no memory, no RNG), and
     each parameter needs at least its value, its gradient and one optimiser moment (12 bytes)."""
