@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--class", dest="cls", type=int, default=None, help="class to generate (conditional models)")
     g.add_argument("--code", type=int, default=None,
                    help="value of the categorical latent code to generate (InfoGAN models)")
+    g.add_argument("--g", default=None, metavar="FILE.py:FACTORY",
+                   help="your own generator's factory, for runs trained with model.g (weights never run code)")
     g.add_argument("--out", required=True,
                    help="output: .png (plot or grid) or .npz (array x; y for conditional models; code and "
                         "code_cont for InfoGAN models)")
@@ -69,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="reference split of the generator's dataset (default test; datasets without one use all)")
     e.add_argument("--features", default="auto", choices=["auto", *FEATURES.names()],
                    help="feature extractor for fid/kid/pr/dc (auto: inception for images, identity for points)")
+    e.add_argument("--g", default=None, metavar="FILE.py:FACTORY",
+                   help="your own generator's factory, for runs trained with model.g")
     e.add_argument("--real", default=None, help="two-set mode: the real set")
     e.add_argument("--fake", default=None, help="two-set mode: the generated set")
     e.add_argument("--seed", type=int, default=0, help="noise seed of the generated samples and KID subsets")
@@ -123,7 +127,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
         raise GanforgeError(f"-n must be >= 1, got {a.n}")
     if not 0 <= a.seed < 2**63:
         raise GanforgeError(f"--seed must be in 0..2^63-1, got {a.seed}")
-    gen = load_generator(a.source)
+    gen = load_generator(a.source, G=a.g)
     gen.check_n(a.n)  # -n that cannot fit in memory, before anything is drawn
     y = gen.labels(a.n, a.cls)
     draw = gen.draw(a.n, seed=a.seed, code=a.code)  # a bad --code fails here, before any sampling
@@ -189,7 +193,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if a.out:
         writable_file(a.out, "--out")
     results = evaluate(a.source, names, n=a.n, seed=a.seed, ref=a.ref, features=a.features, real=a.real,
-                       fake=a.fake, n_ref=a.n_ref, progress=not a.no_progress, use_cache=not a.no_cache)
+                       fake=a.fake, n_ref=a.n_ref, progress=not a.no_progress, use_cache=not a.no_cache, G=a.g)
     text = json.dumps(finite_or_null(results), indent=2, allow_nan=False)
     print(text if a.json else summary(results))
     if a.out:

@@ -67,6 +67,16 @@ class ModelConfig:
     """Base channel count of convolutional nets (dcgan): D's first layer; doubles per downsampling."""
     d_cond: str = "concat"
     """How a conditional conv D sees labels: concat (extra input channels) | projection (Miyato & Koyama)."""
+    g: str = ""
+    """Your own generator: FILE.py:FACTORY, a function that returns a torch or Keras 3 model (called with
+    those of z_dim, shape, num_classes it names); set with model.d. '' = model.arch's networks."""
+    d: str = ""
+    """Your own discriminator: FILE.py:FACTORY (see model.g)."""
+    z_shape: list[int] = field(default_factory=list)
+    """Shape of one noise input as your own G takes it; [] = [z_dim], or [z_dim, 1, 1] when G's first layer is
+    a ConvTranspose2d/Conv2d (detected; written here once resolved)."""
+    layout: str = "auto"
+    """Image layout of your own networks: auto (from G's output shape) | nchw | nhwc (Keras) | nhw."""
 
 
 @dataclass
@@ -81,6 +91,9 @@ class LossConfig:
     """Weight-clipping bound for the clip penalty (WGAN)."""
     n_critic: int = 1
     """Discriminator steps per generator step."""
+    schedule: str = "alternating"
+    """Update schedule of model.algorithm=gan: alternating (D's update, then G's through the updated D) |
+    simultaneous (both players' gradients from one forward pass of G and D, then both steps)."""
 
 
 @dataclass
@@ -340,6 +353,12 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> list[str]:
 
 
 # ---- validation ------------------------------------------------------------------------------
+def is_custom(model: dict[str, Any]) -> bool:
+    """Whether a run's config (its model section, as a dict) trained your own networks (fit, train(G=, D=),
+    or model.g / model.d factories): its checkpoints hold weights whose code ganforge does not have."""
+    return model.get("arch") == "custom" or bool(model.get("g"))
+
+
 def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
     if not ok:
         raise ConfigError(f"config key '{key}' = {value!r} is out of range: {allowed}")
@@ -376,6 +395,16 @@ def validate(cfg: Config) -> None:
     _check(i.lambda_info > 0 and math.isfinite(i.lambda_info), "infogan.lambda_info", i.lambda_info, "must be > 0")
     _check(m.d_cond in ("concat", "projection"), "model.d_cond", m.d_cond, "concat | projection")
     _check(m.g_out in ("auto", "tanh", "linear"), "model.g_out", m.g_out, "auto | tanh | linear")
+    _check(cfg.loss.schedule in ("alternating", "simultaneous"), "loss.schedule", cfg.loss.schedule,
+           "alternating | simultaneous")
+    _check(m.layout in ("auto", "nchw", "nhwc", "nhw"), "model.layout", m.layout, "auto | nchw | nhwc | nhw")
+    _check(all(isinstance(s, int) and s >= 1 for s in m.z_shape), "model.z_shape", m.z_shape,
+           "positive integers, e.g. [100, 1, 1]")
+    _check(bool(m.g) == bool(m.d), "model.g" if m.d else "model.d", m.g or m.d,
+           "set both model.g and model.d (FILE.py:FACTORY each), or neither")
+    for key, spec in (("model.g", m.g), ("model.d", m.d)):
+        _check(not spec or (":" in spec and all(spec.rpartition(":")[::2])), key, spec,
+               "FILE.py:FACTORY, e.g. models.py:build_generator")
     for key, act in (("model.g_act", m.g_act), ("model.d_act", m.d_act)):
         _check(act in ACTIVATIONS, key, act, " | ".join(ACTIVATIONS))
     _check(l.n_critic >= 1, "loss.n_critic", l.n_critic, "must be >= 1")

@@ -10,11 +10,12 @@ import torch
 from torch import nn
 
 from . import checkpoint
-from .config import Config
+from .config import Config, is_custom
 from .data.source import decode
 from .errors import CheckpointError, ConfigError
-from .nets.adapt import adapt_generator
+from .nets.adapt import adapt_generator, from_model_layout, to_model_layout
 from .nets.build import build_networks
+from .nets.keras import as_torch
 from .priors import NoisePrior, from_description
 from .resources import require
 
@@ -31,6 +32,8 @@ class Generator:
         self.data_info, self.config, self.step = data_info, config or {}, step
         self.prior = prior if prior is not None else NoisePrior(z_dim)
         self.nets = nets or {}
+        layout = self.config.get("model", {}).get("layout", "nchw")
+        self.layout = "nchw" if layout == "auto" or data_info.get("kind") != "images" else layout
 
     def labels(self, n: int, y: Any = None) -> torch.Tensor | None:
         """Labels for n samples: None (unconditional), an int class, or a sequence; by default classes
@@ -79,7 +82,8 @@ class Generator:
 
     @torch.no_grad()
     def sample_z(self, z: torch.Tensor, y: Any = None, batch_size: int = 1024) -> torch.Tensor:
-        """Samples of given generator inputs z (rows of the prior's draws), in model space."""
+        """Samples of given generator inputs z (rows of the prior's draws), in model space, laid out as the
+        generator lays them out (self.layout: [N, C, H, W] for torch networks, [N, H, W, C] for Keras ones)."""
         n = len(z)
         labels = self.labels(n, y)
         device = next(self.G.parameters()).device
@@ -89,12 +93,13 @@ class Generator:
                       None if labels is None else labels[i:i + batch_size].to(device)).float().cpu()
                for i in range(0, n, batch_size)]
         self.G.train(was_training)
-        return torch.cat(out)
+        return to_model_layout(torch.cat(out), self.layout)
 
     @torch.no_grad()
     def infer_codes(self, x: torch.Tensor, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
         """InfoGAN: Q's categorical code (argmax, [N]) and continuous code means ([N, k]) of samples x in
-        model space."""
+        model space (in self.layout)."""
+        x = from_model_layout(torch.as_tensor(x), self.layout)
         if not self.has_codes or "D" not in self.nets:
             raise ConfigError("this generator has no Q head (it was not trained with model.algorithm=infogan)")
         D = self.nets["D"]
@@ -108,15 +113,16 @@ class Generator:
         return q[:, :k].argmax(1), q[:, k:]
 
     def decode(self, x: torch.Tensor) -> np.ndarray:
-        """Model space -> data units: coordinates for points, uint8 HWC for images."""
-        return decode(x, self.data_info["kind"])
+        """Model space (in self.layout) -> data units: coordinates for points, uint8 HWC for images."""
+        return decode(from_model_layout(torch.as_tensor(x), self.layout), self.data_info["kind"])
 
     def save(self, path: str | os.PathLike) -> None:
         """Write an export file (weights + config + data description; no code)."""
-        G = self.G.net if hasattr(self.G, "net") and self.config.get("model", {}).get("arch") == "custom" else self.G
+        custom = is_custom(self.config.get("model", {}))
+        G = self.G.net if hasattr(self.G, "net") and custom else self.G
         checkpoint.save(path, {"G": G.state_dict(), "config": self.config, "data": self.data_info,
                                "z_dim": self.z_dim, "num_classes": self.num_classes, "step": self.step,
-                               "custom": self.config.get("model", {}).get("arch") == "custom",
+                               "custom": custom,
                                "algorithm": self.config.get("model", {}).get("algorithm", "gan"),
                                "prior": self.prior.describe(),
                                "nets": {role: net.state_dict() for role, net in self.nets.items()}}, "generator")
@@ -138,17 +144,18 @@ def find_source_file(source: str | os.PathLike) -> Path:
     return p
 
 
-def load_generator(source: str | os.PathLike, G: nn.Module | None = None, device: str = "cpu") -> Generator:
+def load_generator(source: str | os.PathLike, G: Any = None, device: str = "cpu") -> Generator:
     """Load the generator of a run directory, training checkpoint (its EMA weights) or export file.
 
-    For runs that trained your own networks (ganforge.fit), pass an instance of your generator
-    class as G: the file holds weights, never code.
+    For runs that trained your own networks (ganforge.fit, or model.g factories), pass an instance of
+    your generator as G (torch or Keras, built as in the run), or its factory as 'FILE.py:FACTORY':
+    the file holds weights, never code.
     """
     tree = checkpoint.load(find_source_file(source))
     unprefix = lambda sd: {k[len("net."):]: v for k, v in sd.items()}  # noqa: E731  (the adapter's 'net.')
     if tree["__kind__"] == "checkpoint":
         state, cfg_d, data, step = tree["G_ema"], tree["config"], tree["data"], tree["step"]
-        custom = cfg_d["model"]["arch"] == "custom"
+        custom = is_custom(cfg_d["model"])
         num_classes = _classes(cfg_d, data)
         extra: dict[str, Any] = {}
         if custom:  # checkpoint keys carry the adapter's 'net.' prefix
@@ -161,11 +168,21 @@ def load_generator(source: str | os.PathLike, G: nn.Module | None = None, device
     prior = from_description(tree.get("prior"), cfg.model.z_dim)
     nets: dict[str, nn.Module] = {}
     if custom:
+        if G is None and cfg.model.g:
+            raise ConfigError(f"'{source}' holds weights of the generator of model.g={cfg.model.g!r} (a file is never "
+                              f"run from a checkpoint): pass the factory, `--g {cfg.model.g}` on the command line, "
+                              f"or ganforge.load_generator(path, G=factory()) in Python")
         if G is None:
             raise ConfigError(f"'{source}' holds weights of your own generator class: pass an instance, "
                               f"e.g. ganforge.load_generator(path, G=MyGenerator())")
-        G.load_state_dict(state)
-        net = adapt_generator(G, num_classes > 0)
+        if isinstance(G, str):  # FILE.py:FACTORY (`--g` on the command line)
+            from .nets.user import call_factory
+            G = call_factory(G, "--g", cfg.train.seed, z_dim=cfg.model.z_dim, shape=tuple(data["shape"]),
+                             num_classes=num_classes)
+        G = as_torch(G, "G")
+        load_weights(G, state, source)
+        net = adapt_generator(G, num_classes > 0, cfg.model.z_shape,
+                              "nchw" if cfg.model.layout == "auto" else cfg.model.layout)
     else:
         built = build_networks(cfg, tuple(data["shape"]), data["kind"], num_classes, prior)
         net = built["G"]
@@ -177,6 +194,24 @@ def load_generator(source: str | os.PathLike, G: nn.Module | None = None, device
             nets[role] = built[role].to(device).eval().requires_grad_(False)
     net = net.to(device).eval().requires_grad_(False)
     return Generator(net, cfg.model.z_dim, num_classes, data, cfg.to_dict(), int(step), prior=prior, nets=nets)
+
+
+def load_weights(net: nn.Module, state: dict[str, torch.Tensor], source: Any) -> None:
+    """net.load_state_dict(state), or a CheckpointError naming the first tensor that does not fit."""
+    own = net.state_dict()
+    def mismatch(k: str, v: torch.Tensor) -> str | None:
+        if k not in state:
+            return f"tensor '{k}' is missing from the file"
+        if tuple(state[k].shape) != tuple(v.shape):
+            return f"tensor '{k}' has shape {list(state[k].shape)} in the file but {list(v.shape)} in the model"
+        return None
+
+    problem = next((m for m in (mismatch(k, v) for k, v in own.items()) if m), None) or \
+        next((f"the file has tensor '{k}', which the model lacks" for k in state if k not in own), None)
+    if problem is not None:
+        raise CheckpointError(f"the weights in '{source}' do not fit the generator you passed "
+                              f"({type(net).__name__}): {problem}; pass a generator built as in the run")
+    net.load_state_dict(state)
 
 
 def _classes(cfg_d: dict[str, Any], data: dict[str, Any]) -> int:

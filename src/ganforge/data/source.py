@@ -130,13 +130,46 @@ def check_labels(what: str, y: Any, n: int, num_classes: int | None = None) -> t
     return torch.as_tensor(arr.astype(np.int64)), (num_classes if num_classes is not None else hi + 1)
 
 
+IMAGE_CHANNELS = (1, 3, 4)
+MIN_IMAGE_SIDE = 8
+
+
+def image_layout(shape: tuple[int, ...]) -> str | None:
+    """The layout of an array of samples whose shape looks like images, else None (points):
+    [N, H, W] 'nhw'; [N, C, H, W] 'nchw' and [N, H, W, C] 'nhwc' with C in 1, 3, 4 and sides >= 8
+    (channels first wins when both read: [N, 3, 8, 3] cannot be 8 x 3 images)."""
+    side = lambda *s: all(v >= MIN_IMAGE_SIDE for v in s)  # noqa: E731
+    if len(shape) == 3 and side(shape[1], shape[2]):
+        return "nhw"
+    if len(shape) == 4 and shape[1] in IMAGE_CHANNELS and side(shape[2], shape[3]):
+        return "nchw"
+    if len(shape) == 4 and shape[3] in IMAGE_CHANNELS and side(shape[1], shape[2]):
+        return "nhwc"
+    return None
+
+
+def to_nchw(x: Tensor, layout: str | None) -> Tensor:
+    """Image batches of a given layout -> [N, C, H, W] (contiguous)."""
+    if layout == "nhw":
+        return x[:, None]
+    if layout == "nhwc":
+        return x.permute(0, 3, 1, 2).contiguous()
+    return x
+
+
 class TensorSource(Source):
-    """In-memory samples (a user's tensor or numpy array), with optional integer labels."""
+    """In-memory samples (a user's tensor or numpy array), with optional integer labels.
+
+    kind 'auto': image-shaped arrays ([N, H, W], [N, C, H, W], [N, H, W, C]; see image_layout) are
+    images, in [-1, 1], held as [N, C, H, W]; anything else is points."""
 
     def __init__(self, x: Any, y: Any = None, name: str = "tensor", kind: str = "points") -> None:
         x = torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x)
         if x.dim() == 1:
             x = x[:, None]
+        if kind == "auto":
+            layout = image_layout(tuple(x.shape))
+            kind, x = ("images", to_nchw(x, layout)) if layout else ("points", x)
         if x.shape[0] < 1:
             raise DataError("the training data is empty")
         if not torch.is_floating_point(x):
@@ -161,8 +194,8 @@ class LoaderSampler(Sampler):
     """Wraps a user's DataLoader, restarting it when exhausted. Resume restarts the loader's
     order (a DataLoader's shuffling state is not exposed), so it is not bit-exact."""
 
-    def __init__(self, loader: Any) -> None:
-        self.loader = loader
+    def __init__(self, loader: Any, layout: str | None = None) -> None:
+        self.loader, self.layout = loader, layout
         self._it: Iterator[Any] | None = None
 
     def next(self) -> tuple[Tensor, Tensor | None]:
@@ -170,7 +203,8 @@ class LoaderSampler(Sampler):
             if self._it is None:
                 self._it = iter(self.loader)
             try:
-                return split_batch(next(self._it))
+                x, y = split_batch(next(self._it))
+                return to_nchw(x, self.layout), y
             except StopIteration:
                 self._it = None
         raise DataError("the DataLoader yields no batches")
@@ -197,11 +231,13 @@ class LoaderSource(Source):
 
     def __init__(self, loader: Any, num_classes: int = 0, name: str = "dataloader") -> None:
         x, y = split_batch(next(iter(loader)))
-        self.loader, self.name, self.shape = loader, name, tuple(x.shape[1:])
+        self.layout = image_layout(tuple(x.shape))
+        self.kind = "images" if self.layout else "points"
+        self.loader, self.name, self.shape = loader, name, tuple(to_nchw(x, self.layout).shape[1:])
         self.num_classes = num_classes if y is not None else 0  # labels are used only when num_classes > 0
 
     def sampler(self, batch_size: int, seed: int) -> Sampler:
-        return LoaderSampler(self.loader)
+        return LoaderSampler(self.loader, self.layout)
 
 
 HAS_TEST_SPLIT = ("mnist", "fashion-mnist", "stacked-mnist")  # datasets with @train and @test splits

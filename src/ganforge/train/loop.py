@@ -166,13 +166,7 @@ def update(st: TrainState, name: str, loss: torch.Tensor) -> None:
     scaler = st.scalers.get(name)
     if scaler is None:
         loss.backward()
-        roles = st.opt_roles[name]
-        if st.nonfinite is not None:
-            flag_step(loss, st.params_of(name), opt, list(st.opts).index(name) + 1, st)
-        elif len(roles) == 1:
-            check_step(loss, st.nets[roles[0]], which, st)
-        else:
-            check_step(loss, [(f"{r}.{n}", p) for r in roles for n, p in st.nets[r].named_parameters()], which, st)
+        check_grads(st, name, loss)
         opt.step()
         return
     scaler.scale(loss).backward()
@@ -182,11 +176,45 @@ def update(st: TrainState, name: str, loss: torch.Tensor) -> None:
     scaler.update()
 
 
+def update_together(st: TrainState, losses: dict[str, torch.Tensor]) -> None:
+    """Simultaneous updates (loss.schedule=simultaneous): each optimiser's gradient of its own loss, all from
+    one graph (backward restricted to that optimiser's parameters), checked; then every optimiser steps."""
+    for i, (name, loss) in enumerate(losses.items()):
+        st.opts[name].zero_grad(set_to_none=True)
+        loss.backward(inputs=st.params_of(name), retain_graph=i < len(losses) - 1)
+        check_grads(st, name, loss)
+    for name in losses:
+        st.opts[name].step()
+
+
+def check_grads(st: TrainState, name: str, loss: torch.Tensor) -> None:
+    roles, which = st.opt_roles[name], st.opt_labels[name]
+    if st.nonfinite is not None:
+        flag_step(loss, st.params_of(name), st.opts[name], list(st.opts).index(name) + 1, st)
+    elif len(roles) == 1:
+        check_step(loss, st.nets[roles[0]], which, st)
+    else:
+        check_step(loss, [(f"{r}.{n}", p) for r in roles for n, p in st.nets[r].named_parameters()], which, st)
+
+
+class Updater:
+    """What an algorithm's step calls: update(name, loss), or update.together({name: loss, ...})."""
+
+    def __init__(self, st: TrainState) -> None:
+        self.st = st
+
+    def __call__(self, name: str, loss: torch.Tensor) -> None:
+        update(self.st, name, loss)
+
+    def together(self, losses: dict[str, torch.Tensor]) -> None:
+        update_together(self.st, losses)
+
+
 def train_step(st: TrainState) -> tuple[dict[str, torch.Tensor], int]:
     """One step of the algorithm (its updates through the loop's update), then the EMA update of each EMA
     role. Every loss and gradient is checked before its optimiser step (NonFiniteStep). Does not advance
     st.step. Returns the scalars to log and the global batch size (samples/s counts the global batch)."""
-    scalars = st.algorithm.step(st, lambda name, loss: update(st, name, loss))
+    scalars = st.algorithm.step(st, Updater(st))
     decay = ema_decay(st.cfg.train.ema, st.step)
     for role, net in st.ema.items():
         update_ema(net, st.nets[role], decay)

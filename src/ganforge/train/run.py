@@ -72,6 +72,9 @@ def resume_config(config: Config | str | None, overrides: list[str], saved: Conf
         candidate.name = saved.name if config is None else candidate.name
         candidate.train = copy.deepcopy(saved.train)
         apply_overrides(candidate, overrides)
+    for key, detected in (("layout", "auto"), ("z_shape", [])):  # resolved when the run started
+        if getattr(candidate.model, key) == detected:
+            setattr(candidate.model, key, copy.deepcopy(getattr(saved.model, key)))
     _check_resume_config(candidate, saved)
     return candidate
 
@@ -161,26 +164,34 @@ def fit(G: nn.Module, D: nn.Module, data: Any, *, z_dim: int, loss: str = "ns", 
         penalty: str = "default", ema: float = 0.999, seed: int = 0, log_every: int = 100,
         d_output: str = "auto", num_classes: int | None = None, run_dir: str | Path | None = None,
         resume: str | None = None, progress: bool = True, device: str = "auto",
+        z_shape: tuple[int, ...] | None = None, schedule: str = "alternating",
         overrides: list[str] | None = None) -> Run:
-    """Train your own G and D (plain nn.Modules) on a tensor, numpy array or DataLoader.
+    """Train your own G and D (torch nn.Modules, or Keras 3 models) on a tensor, numpy array or DataLoader.
 
     G(z) or G(z, y) must return samples shaped like the data; D(x) or D(x, y) one value per
-    sample, logits or probabilities (see d_output in ganforge.nets.adapt). With labels (or a
-    DataLoader yielding (x, y) and num_classes) the GAN is conditional. run_dir is optional: with
-    it, logs, pictures, checkpoints and an export are written there and resume works as in train().
+    sample, logits or probabilities (see d_output in ganforge.nets.adapt). Keras 3 models
+    (KERAS_BACKEND=torch) work as written: see ganforge.nets.keras. Image-shaped data ([N, H, W],
+    [N, C, H, W] or [N, H, W, C], in [-1, 1]) is images (grids, image metrics); the networks' layout
+    is read from G's output, and samples come back in it. z_shape: one noise input as G takes it
+    (default [z_dim], or [z_dim, 1, 1] for a G that starts with a ConvTranspose2d). schedule:
+    alternating (D, then G through the updated D; the default) or simultaneous (both players'
+    gradients from one forward pass, applied together). With labels (or a DataLoader yielding (x, y)
+    and num_classes) the GAN is conditional. run_dir is optional: with it, logs, pictures,
+    checkpoints and an export are written there and resume works as in train().
     overrides: further KEY=VALUE config settings (e.g. "train.on_nonfinite=rollback", "train.ckpt_every=100").
     """
     if isinstance(data, torch.utils.data.DataLoader):
         source: Source = LoaderSource(data, num_classes or 0)
     elif isinstance(data, (torch.Tensor, np.ndarray, list)):
-        source = TensorSource(data, labels)
+        source = TensorSource(data, labels, kind="auto")
     else:
         raise ConfigError(f"data must be a tensor, numpy array or DataLoader, got {type(data).__name__}")
     cfg = Config.from_dict({
         "name": "custom",
         "data": {"name": source.name, "batch_size": batch_size},
-        "model": {"arch": "custom", "z_dim": z_dim, "num_classes": -1 if num_classes is None else num_classes},
-        "loss": {"name": loss, "penalty": penalty, "n_critic": n_critic},
+        "model": {"arch": "custom", "z_dim": z_dim, "num_classes": -1 if num_classes is None else num_classes,
+                  "z_shape": list(z_shape or [])},
+        "loss": {"name": loss, "penalty": penalty, "n_critic": n_critic, "schedule": schedule},
         "optim": {"name": optimizer, "lr_g": lr_g, "lr_d": lr_d, "beta1": betas[0], "beta2": betas[1]},
         "train": {"steps": steps, "seed": seed, "log_every": log_every, "ema": ema, "progress": progress,
                   "device": device, "sample_every": max(steps // 4, 1), "ckpt_every": max(steps // 4, 1)},

@@ -238,11 +238,11 @@ class RunDir:
             gen = st.generator()
             if st.source.kind == "images":
                 n = 100 if st.num_classes == 10 else 64
-                fake = st.source.decode(gen.sample(n, seed=st.cfg.train.seed + 2))
+                fake = gen.decode(gen.sample(n, seed=st.cfg.train.seed + 2))
                 nrow = n // st.num_classes if st.num_classes > 0 else None  # one row per class
                 out.append(side_by_side_png(st.source.reference(n), fake, self.path / "real_vs_fake.png", nrow))
             else:
-                fake = st.source.decode(gen.sample(2000, seed=st.cfg.train.seed + 2))
+                fake = gen.decode(gen.sample(2000, seed=st.cfg.train.seed + 2))
                 out.append(picture(fake, st.source.info(), self.path / "real_vs_fake.png",
                                    real=st.source.reference(2000), title="real vs generated"))
             out += st.algorithm.pictures(st, self.path)
@@ -254,7 +254,7 @@ class RunDir:
         if st.num_classes > 0 and st.source.kind == "images":
             n = st.num_classes * max(n // st.num_classes, 1)
         gen = st.generator()
-        fake = st.source.decode(gen.sample(n, seed=st.cfg.train.seed + 1))
+        fake = gen.decode(gen.sample(n, seed=st.cfg.train.seed + 1))
         nrow = n // st.num_classes if st.num_classes > 0 else None  # one row per class
         path = picture(fake, st.source.info(), self.samples_dir / f"step_{st.step:08d}.png",
                        real=st.source.reference(n), title=f"{st.cfg.name} step {st.step}", nrow=nrow)

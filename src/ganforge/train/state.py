@@ -261,11 +261,16 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
     num_classes = resolve_classes(cfg, source)
     algorithm = ALGORITHMS.get(cfg.model.algorithm)(cfg, num_classes, device)
     prior = algorithm.prior()
+    if cfg.model.g:
+        if G is not None or D is not None:
+            raise ConfigError("pass G and D, or set model.g and model.d, not both")
+        G, D = user_networks(cfg, source, num_classes)
     custom = G is not None or D is not None
     if custom:
         if G is None or D is None:
             raise ConfigError("pass both G and D (or neither, to use model.arch)")
         nets = algorithm.adapt(G, D, d_output)
+        fit_interface(cfg, nets, prior, source)
     else:
         check_parameter_memory(algorithm, source, prior, device)
         nets = algorithm.networks(tuple(source.shape), source.kind, prior)
@@ -306,6 +311,56 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
         check_evaluation(st)
     return st
 
+
+
+def user_networks(cfg: Config, source: Source, num_classes: int) -> tuple[Any, Any]:
+    """G and D from the factories of model.g and model.d (each seeded: train.seed, train.seed + 1)."""
+    from ..nets.user import call_factory
+
+    context = {"z_dim": cfg.model.z_dim, "shape": tuple(source.shape), "num_classes": num_classes}
+    return (call_factory(cfg.model.g, "model.g", cfg.train.seed, **context),
+            call_factory(cfg.model.d, "model.d", cfg.train.seed + 1, **context))
+
+
+@torch.no_grad()
+def fit_interface(cfg: Config, nets: dict[str, nn.Module], prior: Any, source: Source) -> None:
+    """Your own networks: the noise shape G takes (model.z_shape, or detected) and the image layout it
+    works in (model.layout, or detected from G's output on a probe: [H, W, C] is NHWC, [H, W] is NHW),
+    set on every adapter and written into cfg.model, so checkpoints and exports record them."""
+    import math
+
+    from ..nets.adapt import noise_shape
+
+    m, G = cfg.model, nets["G"]
+    z_shape = tuple(m.z_shape) or noise_shape(G.net, prior.dim)
+    if z_shape and math.prod(z_shape) != prior.dim:
+        raise ConfigError(f"config key 'model.z_shape' = {list(z_shape)} holds {math.prod(z_shape)} values but the "
+                          f"noise has {prior.dim} (model.z_dim{' plus the latent codes' if prior.q_dim else ''}); "
+                          f"give a shape whose product is {prior.dim}")
+    G.z_shape = z_shape
+    layout = m.layout
+    if layout == "auto":
+        layout = "nchw"
+        if source.kind == "images" and len(source.shape) == 3:
+            c, h, w = source.shape
+            was = G.training
+            G.eval()
+            device = next(iter(G.parameters()), torch.zeros(0)).device
+            z = prior.draw(2, generator=torch.Generator().manual_seed(0)).z.to(device)
+            y = torch.zeros(2, dtype=torch.long, device=device) if G.takes_label else None
+            try:
+                shape = tuple(G(z, y).shape[1:])
+            except Exception:  # noqa: BLE001  (check_shapes reports a generator that fails, with its shapes)
+                shape = ()
+            finally:
+                G.train(was)
+            if shape == (h, w, c) and (h, w, c) != (c, h, w):
+                layout = "nhwc"
+            elif shape == (h, w) and c == 1:
+                layout = "nhw"
+    for net in nets.values():
+        net.layout = layout
+    m.z_shape, m.layout = list(z_shape or ()), layout
 
 
 def channels_last(cfg: Config, custom: bool) -> bool:

@@ -10,7 +10,7 @@ rollback; the step returns the scalars to log (every log line, TensorBoard and l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,7 +21,7 @@ from ...nets.adapt import adapt_discriminator, adapt_generator
 from ...nets.build import build_networks
 from ...priors import NoisePrior
 
-Update = Callable[[str, torch.Tensor], None]  # the loop's update(optimiser name, loss)
+Update = Any  # the loop's Updater: update(optimiser name, loss), or update.together({name: loss}) (simultaneous)
 # `st` in the methods below is the run's train.state.TrainState (not imported here: it imports this module)
 
 

@@ -39,7 +39,7 @@ class BEGAN(Algorithm):
     def check_config(cls, cfg: Any, defaults: Any) -> None:
         cls.refuse_changed(cfg, defaults, ("loss.name", "loss.penalty", "loss.gp_weight", "loss.clip"),
                            "BEGAN has its own objective (D's L1 reconstruction loss and the equilibrium term k_t)")
-        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "train.reuse_fake"),
+        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "loss.schedule", "train.reuse_fake"),
                            "BEGAN alternates one D and one G update per step on one fake batch")
         if cfg.model.arch not in ("began", "custom"):
             raise ConfigError(f"config key 'model.arch' = {cfg.model.arch!r}: model.algorithm=began needs an "
@@ -53,7 +53,8 @@ class BEGAN(Algorithm):
 
     def adapt(self, G: Any, D: Any, d_output: str) -> dict[str, Any]:
         from ...nets.adapt import Adapted, adapt_generator
-        return {"G": adapt_generator(G, False), "D": Adapted(D, False, "AE")}  # output as is
+        from ...nets.keras import as_torch
+        return {"G": adapt_generator(G, False), "D": Adapted(as_torch(D, "the discriminator D"), False, "AE")}
 
     def state_dict(self) -> dict[str, Any]:
         return {"k": self.k}

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from ...errors import ConfigError
 from ...registries import ALGORITHMS, OBJECTIVES, PENALTIES
 from .base import Algorithm, Update, score
 
@@ -26,7 +27,19 @@ class GAN(Algorithm):
         super().__init__(cfg, num_classes, device)
         self.objective, self.penalty = objective_and_penalty(cfg)
 
+    @classmethod
+    def check_config(cls, cfg: Any, defaults: Any) -> None:
+        if cfg.loss.schedule == "simultaneous":
+            if cfg.loss.n_critic != 1:
+                raise ConfigError(f"config key 'loss.n_critic' = {cfg.loss.n_critic}: loss.schedule=simultaneous "
+                                  f"updates both players once per step; use loss.n_critic=1")
+            if cfg.train.precision == "fp16":
+                raise ConfigError("config key 'train.precision' = 'fp16': loss.schedule=simultaneous has no gradient "
+                                  "scaler path; use bf16 or fp32")
+
     def step(self, st: Any, update: Update) -> dict[str, torch.Tensor]:
+        if st.cfg.loss.schedule == "simultaneous":
+            return self.simultaneous_step(st, update)
         cfg, G, D = st.cfg, st.G, st.D
         G_train, D_train = st.train_nets["G"], st.train_nets["D"]
         objective, penalty, n_classes, prior = self.objective, self.penalty, st.num_classes, st.prior
@@ -64,6 +77,33 @@ class GAN(Algorithm):
         with st.autocast():
             g_loss = objective.g_loss(D(fake_g, y_g).float())
         update("G", g_loss)
+        with torch.no_grad():
+            return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
+                    "D(x)": score(real_logits.detach(), objective.probabilistic),
+                    "D(G(z))": score(fake_logits.detach(), objective.probabilistic)}
+
+    def simultaneous_step(self, st: Any, update: Update) -> dict[str, torch.Tensor]:
+        """loss.schedule=simultaneous: one forward pass of G and D; D's gradient of its loss and G's of its
+        own, both at the same parameters, applied together (simultaneous gradient descent, as in
+        keras-adversarial's simultaneous player optimiser)."""
+        if st.dist.enabled:
+            raise ConfigError("loss.schedule=simultaneous is not available under torchrun (DDP reduces gradients "
+                              "in backward, which this schedule restricts per player); use alternating")
+        cfg, D, objective, penalty, prior = st.cfg, st.D, self.objective, self.penalty, st.prior
+        D.requires_grad_(True)
+        batch = st.next_batch()
+        real, y, shard = batch.x, batch.y, batch.shard
+        z = prior.draw(batch.size, st.device).z[shard]
+        with st.autocast():
+            fake = st.train_nets["G"](z, y)
+            real_logits, fake_logits = st.train_nets["D"](real, y).float(), st.train_nets["D"](fake, y).float()
+            d_loss, g_loss = objective.d_loss(real_logits, fake_logits), objective.g_loss(fake_logits)
+        if penalty.term is not None:
+            d_loss = d_loss + penalty.term(D, real, fake.detach().float(), y, cfg.loss)
+        update.together({"D": d_loss, "G": g_loss})
+        if penalty.after_step is not None:
+            penalty.after_step(D, cfg.loss)
+        D.requires_grad_(False)
         with torch.no_grad():
             return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
                     "D(x)": score(real_logits.detach(), objective.probabilistic),

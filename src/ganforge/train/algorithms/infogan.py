@@ -47,7 +47,7 @@ class InfoGAN(Algorithm):
 
     @classmethod
     def check_config(cls, cfg: Any, defaults: Any) -> None:
-        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "train.reuse_fake"),
+        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "loss.schedule", "train.reuse_fake"),
                            "InfoGAN alternates one D and one G update per step on one fake batch")
 
     def prior(self) -> CodePrior:
@@ -56,7 +56,9 @@ class InfoGAN(Algorithm):
 
     def adapt(self, G: Any, D: Any, d_output: str) -> dict[str, Any]:
         from ...nets.adapt import Adapted, adapt_generator
-        return {"G": adapt_generator(G, False), "D": Adapted(D, False, "DQ", "probs" if d_output == "probs" else "logits")}
+        from ...nets.keras import as_torch
+        return {"G": adapt_generator(G, False),
+                "D": Adapted(as_torch(D, "the discriminator D"), False, "DQ", "probs" if d_output == "probs" else "logits")}
 
     def check_output(self, out: Any, x: torch.Tensor) -> None:
         q_dim = self.cfg.infogan.categorical + self.cfg.infogan.continuous
@@ -123,7 +125,7 @@ def code_sweep_png(gen: Any, source: Any, path: Path, seed: int, columns: int = 
         cont = torch.zeros(len(code), prior.continuous)
         cont[:, j] = torch.linspace(-1, 1, columns).repeat(prior.categorical)
         x = gen.sample_z(prior.with_codes(z.expand(len(code), -1), code, cont))
-        panels.append(image_grid(source.decode(x), columns))
+        panels.append(image_grid(gen.decode(x), columns))
     gap = np.full((panels[0].shape[0], 16, panels[0].shape[2]), 255, np.uint8)
     both = np.concatenate([p for panel in panels for p in (panel, gap)][:-1], 1)
     return save_image(both, path)
