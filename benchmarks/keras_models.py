@@ -3,7 +3,7 @@ ganforge side by side: quality (the shipped MNIST classifier's confident share o
 (steps/s of the training loop, measured in the same process, alternating runs).
 
     python benchmarks/keras_models.py --steps 3000 --seeds 0,1,2
-    python benchmarks/keras_models.py --speed-only --steps 300
+    python benchmarks/keras_models.py --speed-only
 """
 from __future__ import annotations
 
@@ -69,6 +69,36 @@ def train(kind: str, seed: int, steps: int, x: np.ndarray) -> dict[str, float]:
             "steps_per_s": round(steps / seconds, 2), "confident": round(confident(imgs), 3)}
 
 
+def speed(x: np.ndarray, reps: int = 7, block: int = 40) -> dict[str, list[float]]:
+    """steps/s of the training step (ganforge's train_step: both updates, checks, EMA) for the two pairs,
+    built once each and measured in alternating blocks, so the shared machine's load hits both alike."""
+    from ganforge.config import Config
+    from ganforge.data.source import TensorSource
+    from ganforge.train.loop import train_step
+    from ganforge.train.state import build_state
+
+    def state(kind: str):  # type: ignore[no-untyped-def]
+        torch.manual_seed(0)
+        G, D = keras_pair(0) if kind == "keras" else torch_pair()
+        cfg = Config.from_dict({"name": "custom", "data": {"name": "tensor", "batch_size": 64},
+                                "model": {"arch": "custom", "z_dim": 100, "num_classes": 0},
+                                "train": {"steps": 10**9, "progress": False}})
+        return build_state(cfg, TensorSource(x[:4096], None, kind="auto"), G, D)
+
+    states = {kind: state(kind) for kind in ("torch", "keras")}
+    for st in states.values():  # warm-up
+        for _ in range(block):
+            train_step(st)
+    rates: dict[str, list[float]] = {kind: [] for kind in states}
+    for _ in range(reps):
+        for kind, st in states.items():
+            t = time.perf_counter()
+            for _ in range(block):
+                train_step(st)
+            rates[kind].append(block / (time.perf_counter() - t))
+    return rates
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=3000)
@@ -78,6 +108,14 @@ def main() -> None:
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     x = mnist_arrays("train")[0]
     x = ((x.astype("float32") - 127.5) / 127.5)[..., None]  # NHWC, as the tutorials prepare it
+    rates = speed(x)
+    ratios = [k / t for t, k in zip(rates["torch"], rates["keras"])]
+    print(json.dumps({"speed_steps_per_s": {k: [round(v, 1) for v in r] for k, r in rates.items()}}))
+    print(f"speed (batch 64, alternating blocks of 40 steps): torch {np.median(rates['torch']):.1f} steps/s, keras "
+          f"{np.median(rates['keras']):.1f} steps/s, keras / torch {np.median(ratios):.2f}x (median of "
+          f"{len(ratios)} block pairs, range {min(ratios):.2f}-{max(ratios):.2f})", flush=True)
+    if a.speed_only:
+        return
     rows = []
     for seed in (int(s) for s in a.seeds.split(",")):
         for kind in ("torch", "keras"):
@@ -88,7 +126,7 @@ def main() -> None:
         print(f"{kind}: steps/s {np.median([r['steps_per_s'] for r in mine]):.2f} (median), confident "
               f"{[r['confident'] for r in mine]}")
     ratio = np.median([k["steps_per_s"] / t["steps_per_s"] for t, k in zip(rows[::2], rows[1::2])])
-    print(f"keras / torch steps/s: {ratio:.2f}x (median of the per-seed ratios, runs side by side)")
+    print(f"whole runs (with their sampling and checkpoints): keras / torch {ratio:.2f}x (median per seed)")
 
 
 if __name__ == "__main__":

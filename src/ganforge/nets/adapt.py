@@ -6,9 +6,12 @@ A user's discriminator may end in ``nn.Sigmoid()`` (probabilities, as in most tu
 ``d_output`` says how its output is read:
 
 * ``"logits"``: used as is.
-* ``"probs"``: the logit is recovered as ``log(p) - log(1 - p)`` with p clamped to
-  ``[1e-6, 1 - 1e-6]``, so losses stay finite; gradients vanish where D saturates,
-  exactly as they do in the tutorial's ``BCELoss`` on probabilities.
+* ``"probs"``: the logit is recovered as ``log(p) - log(1 - p)`` with p clamped to the range where
+  float32 holds a probability, ``[1.2e-38, 1 - 6e-8]`` (``PROB_RANGE``): losses stay finite, and
+  gradients vanish only where p itself has rounded to 0 or 1, as in the tutorial's ``BCELoss``
+  (whose log is clamped at -100). A tighter clamp (1e-6, before issue 14) cut G's gradient as soon
+  as D rejected a sample with p < 1e-6, and pytorch/examples' DCGAN, whose D is that sure within a
+  few hundred steps, stopped learning (grey noise, D(G(z)) = 0.002).
 * ``"auto"`` (default): an ``nn.Sequential`` ending in ``nn.Sigmoid`` has the sigmoid
   removed (the logits are then exact and the losses numerically stable); any other module
   whose last layer is ``nn.Sigmoid`` is read as ``"probs"``; a Keras model whose output layer has
@@ -33,7 +36,7 @@ from torch import nn
 from ..errors import ConfigError
 from .keras import KerasNet, as_torch, ends_in_sigmoid, is_keras
 
-PROB_EPS = 1e-6
+PROB_RANGE = (float(torch.finfo(torch.float32).tiny), 1.0 - 2.0 ** -24)  # float32's (0, 1)
 LAYOUTS = ("nchw", "nhwc", "nhw")
 
 
@@ -108,7 +111,7 @@ class Adapted(nn.Module):
                              f"for a batch of {x.shape[0]} it returned shape {list(out.shape)}")
         out = out.reshape(-1)
         if self.d_output == "probs":
-            p = out.clamp(PROB_EPS, 1 - PROB_EPS)
+            p = out.float().clamp(*PROB_RANGE)
             out = torch.log(p) - torch.log1p(-p)
         return out
 
