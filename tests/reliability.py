@@ -298,7 +298,9 @@ def invalid_mutation(rng: random.Random) -> str:
         if kind == "unknown":
             bad = _typo(key, rng)
             if bad not in keys and bad:
-                return f"{bad}={value if not isinstance(value, list) else value[0]}"
+                # an unknown key is refused whatever its value: an empty list's default stands in as 1
+                shown = value if not isinstance(value, list) else (value[0] if value else 1)
+                return f"{bad}={shown}"
         elif isinstance(value, bool):
             return f"{key}={rng.choice(['maybe', '2', '[1]', '0.5'])}"
         elif isinstance(value, int):
