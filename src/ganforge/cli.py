@@ -81,6 +81,15 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference features")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+    tr = sub.add_parser("translate", help="translate images with a paired-translation run (pix2pix, regression)")
+    tr.add_argument("source", help="run directory, checkpoint or exported generator of a translation run")
+    tr.add_argument("input", help="a folder of images, one image file, or an .npz with x (uint8 [N, H, W(, C)])")
+    tr.add_argument("--out", required=True, help="a folder (one PNG per input, same relative names), an .npz "
+                                                 "(x, names), or a .png for one input image")
+    tr.add_argument("--resize", action="store_true",
+                    help="resize inputs of another size (PIL bicubic) and convert their channels to the run's")
+    tr.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
+
     r = sub.add_parser("report", help="(re)draw a run's loss plot and the GIF of its sample pictures")
     r.add_argument("run", help="run directory")
 
@@ -147,6 +156,26 @@ def cmd_generate(a: argparse.Namespace) -> int:
         nrow = max(a.n // gen.num_classes, 1) if (gen.num_classes > 0 and a.cls is None) else None
         picture(x, gen.data_info, out, real=real, title=f"{a.n} samples, seed {a.seed}", nrow=nrow)
     print(f"wrote {a.n} samples to {out}")
+    return 0
+
+
+def cmd_translate(a: argparse.Namespace) -> int:
+    from .imagefiles import check_output, read_images, write_images
+    from .sample import load_generator
+
+    if a.batch_size < 1:
+        raise GanforgeError(f"--batch-size must be >= 1, got {a.batch_size}")
+    gen = load_generator(a.source)
+    if not gen.translates:
+        raise GanforgeError(f"'{a.source}' draws images from noise (model.algorithm="
+                            f"{gen.config.get('model', {}).get('algorithm', 'gan')}), it does not translate: use "
+                            f"`ganforge generate {a.source} -n N --out OUT`")
+    c, h, w = gen.prior.shape
+    x, names, _ = read_images(a.input, channels=c if a.resize else None, size=(h, w) if a.resize else None)
+    out = check_output(a.out, names)
+    y = gen.translate(x, batch_size=a.batch_size)  # refuses inputs of another size or channel count
+    write_images(out, y, names)
+    print(f"translated {len(y)} image(s) into {out}")
     return 0
 
 
@@ -243,7 +272,8 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "report": cmd_report,
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "translate": cmd_translate,
+            "report": cmd_report,
             "list": cmd_list}
 
 

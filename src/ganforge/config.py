@@ -33,6 +33,8 @@ class DataConfig:
     """Undecodable files in folder:PATH data: skip (count and names printed) | fail (error naming the file)."""
     flip: bool = False
     """Random horizontal flip of image batches."""
+    pair_resize: bool = False
+    """pairs: data: resize both images of a pair to data.resolution (shorter side, centre crop) instead of refusing pairs of different sizes."""
 
 
 @dataclass
@@ -77,6 +79,12 @@ class ModelConfig:
     a ConvTranspose2d/Conv2d (detected; written here once resolved)."""
     layout: str = "auto"
     """Image layout of your own networks: auto (from G's output shape) | nchw | nhwc (Keras) | nhw."""
+    g_dropout: float = 0.0
+    """Dropout in the unet generator's bottleneck and first three decoder levels (its noise; pix2pix: 0.5)."""
+    unet_depth: int = 0
+    """Down-sampling levels of the unet generator; 0 = as many as the image halves evenly (side >= 2, at most 8)."""
+    patch: int = 34
+    """Receptive field in pixels of the unet family's PatchGAN discriminator: 16 | 34 | 70 (the paper's) | 142 | 286."""
 
 
 @dataclass
@@ -183,6 +191,12 @@ class InfoGANConfig:
 
 
 @dataclass
+class Pix2PixConfig:
+    l1_weight: float = 100.0
+    """Weight lambda of the L1 term beside the adversarial one (Isola et al. 2017: 100)."""
+
+
+@dataclass
 class Config:
     name: str = "custom"
     """Name of the preset or run; the default run directory is runs/<name>."""
@@ -193,6 +207,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     began: BEGANConfig = field(default_factory=BEGANConfig)
     infogan: InfoGANConfig = field(default_factory=InfoGANConfig)
+    pix2pix: Pix2PixConfig = field(default_factory=Pix2PixConfig)
 
     # ---- conversions -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -393,6 +408,11 @@ def validate(cfg: Config) -> None:
     _check(i.categorical + i.continuous >= 1, "infogan.categorical", i.categorical,
            "InfoGAN needs at least one code: a categorical (>= 2 values) or a continuous one")
     _check(i.lambda_info > 0 and math.isfinite(i.lambda_info), "infogan.lambda_info", i.lambda_info, "must be > 0")
+    _check(0.0 <= m.g_dropout < 1.0, "model.g_dropout", m.g_dropout, "must be in [0, 1)")
+    _check(0 <= m.unet_depth <= 8, "model.unet_depth", m.unet_depth, "0 (auto) or 1..8")
+    _check(m.patch in (16, 34, 70, 142, 286), "model.patch", m.patch, "16 | 34 | 70 | 142 | 286 (pixels)")
+    _check(cfg.pix2pix.l1_weight >= 0 and math.isfinite(cfg.pix2pix.l1_weight), "pix2pix.l1_weight",
+           cfg.pix2pix.l1_weight, "must be >= 0 (the paper's 100)")
     _check(m.d_cond in ("concat", "projection"), "model.d_cond", m.d_cond, "concat | projection")
     _check(m.g_out in ("auto", "tanh", "linear"), "model.g_out", m.g_out, "auto | tanh | linear")
     _check(cfg.loss.schedule in ("alternating", "simultaneous"), "loss.schedule", cfg.loss.schedule,

@@ -104,10 +104,40 @@ class CodePrior:
         return asdict(self)
 
 
-PRIORS = {"noise": NoisePrior, "codes": CodePrior}
+@dataclass(frozen=True)
+class ImageInput:
+    """What a translation generator is fed: an input image of shape (channels, height, width) in [-1, 1]
+    (no noise: Pix2Pix's G has dropout as its only noise). It cannot be drawn from."""
+
+    channels: int
+    height: int
+    width: int
+    name: str = "image"
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.height, self.width)
+
+    @property
+    def dim(self) -> int:
+        return 0
+
+    @property
+    def q_dim(self) -> int:
+        return 0
+
+    def draw(self, n: int, device: Any = "cpu", generator: torch.Generator | None = None, code: Any = None) -> Draw:
+        raise ConfigError("this is an image-to-image translation run: it translates input images and draws nothing "
+                          "from noise; use `ganforge translate RUN INPUT --out OUT`")
+
+    def describe(self) -> dict[str, Any]:
+        return asdict(self)
 
 
-def from_description(d: dict[str, Any] | None, z_dim: int) -> NoisePrior | CodePrior:
+PRIORS = {"noise": NoisePrior, "codes": CodePrior, "image": ImageInput}
+
+
+def from_description(d: dict[str, Any] | None, z_dim: int) -> NoisePrior | CodePrior | ImageInput:
     """The prior a checkpoint or export describes; files from before issue 12 have none: N(0, I) of z_dim."""
     if not d:
         return NoisePrior(z_dim)

@@ -175,19 +175,33 @@ def loss_plot_png(records: list[dict[str, Any]], path: str | Path, title: str = 
     return _save(img, path)
 
 
+def panels_png(panels: list[tuple[str, np.ndarray]], path: str | Path, nrow: int | None = None,
+               title: str = "") -> Path:
+    """Labelled grids side by side (e.g. real | generated, or input | output | target), each of uint8
+    images [N, H, W, C]; grey and colour panels may be mixed."""
+    grids = [np.asarray(Image.fromarray(g[..., 0] if g.shape[-1] == 1 else g).convert("RGB"))
+             for g in (image_grid(images, nrow) for _, images in panels)]
+    h = max(g.shape[0] for g in grids)
+    pad = lambda g: np.pad(g, ((0, h - g.shape[0]), (0, 0), (0, 0)), constant_values=255)  # noqa: E731
+    gap = np.full((h, 12, 3), 255, np.uint8)
+    parts = [p for g in grids for p in (pad(g), gap)][:-1]
+    top = 16 if not title else 30
+    img = Image.fromarray(np.concatenate(parts, 1))
+    canvas = Image.new("RGB", (img.width, img.height + top), "white")
+    canvas.paste(img, (0, top))
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((4, 2), title, fill=(0, 0, 0))
+    x = 4
+    for (label, _), g in zip(panels, grids):
+        draw.text((x, top - 14), label, fill=(0, 0, 0))
+        x += g.shape[1] + 12
+    return _save(canvas, path)
+
+
 def side_by_side_png(real: np.ndarray, fake: np.ndarray, path: str | Path, nrow: int | None = None) -> Path:
     """Real images (left) and generated images (right), uint8 [N, H, W, C] each."""
-    a, b = image_grid(real, nrow), image_grid(fake, nrow)
-    h = max(a.shape[0], b.shape[0])
-    gap = np.full((h, 12, a.shape[2]), 255, np.uint8)
-    pad = lambda g: np.pad(g, ((0, h - g.shape[0]), (0, 0), (0, 0)), constant_values=255)  # noqa: E731
-    both = np.concatenate([pad(a), gap, pad(b)], 1)
-    img = Image.fromarray(both[..., 0] if both.shape[-1] == 1 else both).convert("RGB")
-    canvas = Image.new("RGB", (img.width, img.height + 16), "white")
-    canvas.paste(img, (0, 16))
-    ImageDraw.Draw(canvas).text((4, 2), "real", fill=(0, 0, 0))
-    ImageDraw.Draw(canvas).text((a.shape[1] + 16, 2), "generated", fill=(0, 0, 0))
-    return _save(canvas, path)
+    return panels_png([("real", real), ("generated", fake)], path, nrow)
 
 
 def gif_of(pngs: list[Path], path: str | Path, ms_per_frame: int = 400) -> Path | None:

@@ -16,7 +16,7 @@ from .errors import CheckpointError, ConfigError
 from .nets.adapt import adapt_generator, from_model_layout, to_model_layout
 from .nets.build import build_networks
 from .nets.keras import as_torch
-from .priors import NoisePrior, from_description
+from .priors import ImageInput, NoisePrior, from_description
 from .resources import require
 
 
@@ -111,6 +111,40 @@ class Generator:
         q = torch.cat(qs)
         k = self.prior.categorical
         return q[:, :k].argmax(1), q[:, k:]
+
+    @property
+    def translates(self) -> bool:
+        """Whether this generator translates input images (pix2pix, regression) rather than drawing from noise."""
+        return isinstance(self.prior, ImageInput)
+
+    @torch.no_grad()
+    def translate(self, images: Any, batch_size: int = 256) -> np.ndarray:
+        """Translate uint8 input images [N, H, W, C] (or [N, H, W] for one channel) of the size and channels the
+        run was trained on; returns uint8 [N, H, W, C]. G runs in eval mode (dropout off)."""
+        if not self.translates:
+            raise ConfigError("this generator draws images from noise (it is not a translation run): use "
+                              "`ganforge generate RUN` to sample it")
+        x = np.asarray(images)
+        if x.ndim == 3:
+            x = x[..., None]
+        c, h, w = self.prior.shape
+        if x.dtype != np.uint8:
+            raise ConfigError(f"translate takes uint8 images (0..255), got {x.dtype}")
+        if x.ndim != 4 or tuple(x.shape[1:]) != (h, w, c) or len(x) == 0:
+            raise ConfigError(f"the inputs have shape {list(x.shape[1:]) if x.ndim == 4 else list(x.shape)} (H, W, C) "
+                              f"but the run was trained on inputs of shape {[h, w, c]}: give {w}x{h} images with {c} "
+                              f"channel(s) (`ganforge translate --resize` resizes and converts them)")
+        require(len(x) * 8 * h * w * (c + self.data_info["shape"][0]), f"{len(x)} images", "cpu",
+                "translate fewer images at a time")
+        device = next(self.G.parameters()).device
+        was_training = self.G.training
+        self.G.eval()
+        out = []
+        for i in range(0, len(x), batch_size):
+            t = torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).permute(0, 3, 1, 2).float()
+            out.append(decode(self.G(t.div(127.5).sub(1.0).to(device)).float().cpu(), "images"))
+        self.G.train(was_training)
+        return np.concatenate(out)
 
     def decode(self, x: torch.Tensor) -> np.ndarray:
         """Model space (in self.layout) -> data units: coordinates for points, uint8 HWC for images."""
@@ -216,4 +250,6 @@ def load_weights(net: nn.Module, state: dict[str, torch.Tensor], source: Any) ->
 
 def _classes(cfg_d: dict[str, Any], data: dict[str, Any]) -> int:
     n = cfg_d["model"]["num_classes"]
+    if data.get("paired") and n == -1:
+        return 0  # a translation run: the pairs' labels are for evaluation only
     return data["num_classes"] if n == -1 else n

@@ -84,11 +84,16 @@ class PermutationSampler(Sampler):
             self._perm = torch.randperm(self.x.shape[0], generator=g)
         return self._perm
 
-    def next(self) -> tuple[Tensor, Tensor | None]:
+    def indices(self) -> Tensor:
+        """The next batch's sample indices (a new epoch's permutation when the last one is used up)."""
         if self.pos + self.batch_size > self.x.shape[0]:
             self.epoch, self.pos, self._perm = self.epoch + 1, 0, None
         idx = self._permutation()[self.pos:self.pos + self.batch_size]
         self.pos += self.batch_size
+        return idx
+
+    def next(self) -> tuple[Tensor, Tensor | None]:
+        idx = self.indices()
         x = self.x[idx]
         return (self.transform(x) if self.transform is not None else x), (self.y[idx] if self.y is not None else None)
 

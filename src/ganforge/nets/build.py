@@ -28,6 +28,9 @@ def build_networks(cfg: Config, shape: tuple[int, ...], kind: str, num_classes: 
     if prior.dim != m.z_dim:
         m = copy.copy(m)
         m.z_dim = prior.dim
+    if getattr(build, "paired", False):  # a translation family: G takes the prior's input images
+        G, D = build(m, tuple(shape), num_classes, generator_output(cfg, kind), in_shape=getattr(prior, "shape", None))
+        return {"G": G, "D": D}
     G, D = build(m, tuple(shape), num_classes, generator_output(cfg, kind))
     if prior.q_dim:
         D = QDiscriminator(D, prior.q_dim)

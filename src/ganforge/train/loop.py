@@ -311,4 +311,5 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
             raise TrainingInterrupted(f"SIGINT after the last step ({st.step}): its checkpoint and the export are "
                                       f"written; some report pictures may be missing (`ganforge report "
                                       f"{run.path}` redraws the loss plot and the GIF)", 130) from None
-        say(f"finished {st.step} steps; pictures: {run.path}/real_vs_fake.png, losses.png, samples.gif, samples/")
+        final = "translations.png" if st.algorithm.translates else "real_vs_fake.png"
+        say(f"finished {st.step} steps; pictures: {run.path}/{final}, losses.png, samples.gif, samples/")

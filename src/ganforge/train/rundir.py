@@ -234,7 +234,9 @@ class RunDir:
         gif = gif_of(sorted(self.samples_dir.glob("step_*.png")), self.path / "samples.gif")
         if gif is not None:
             out.append(gif)
-        if st is not None:
+        if st is not None and st.algorithm.translates:  # rows of input | output | target
+            out += st.algorithm.pictures(st, self.path)
+        elif st is not None:
             gen = st.generator()
             if st.source.kind == "images":
                 n = 100 if st.num_classes == 10 else 64
@@ -250,7 +252,12 @@ class RunDir:
 
     def save_samples(self, st: TrainState, n: int) -> Path:
         """A picture of G_ema's samples from fixed noise (seeded by train.seed) beside real data;
-        conditional models get one row per class."""
+        conditional models get one row per class. Translation runs: rows of input | output | target."""
+        if st.algorithm.translates:
+            path = st.algorithm.samples_picture(st, self.samples_dir / f"step_{st.step:08d}.png",
+                                                f"{st.cfg.name} step {st.step}: input | output | target")
+            self._tb_image(path, st.step)
+            return path
         if st.num_classes > 0 and st.source.kind == "images":
             n = st.num_classes * max(n // st.num_classes, 1)
         gen = st.generator()
@@ -258,9 +265,12 @@ class RunDir:
         nrow = n // st.num_classes if st.num_classes > 0 else None  # one row per class
         path = picture(fake, st.source.info(), self.samples_dir / f"step_{st.step:08d}.png",
                        real=st.source.reference(n), title=f"{st.cfg.name} step {st.step}", nrow=nrow)
+        self._tb_image(path, st.step)
+        return path
+
+    def _tb_image(self, path: Path, step: int) -> None:
         if self.tb is not None:
             import numpy as np
             from PIL import Image
 
-            self.tb.add_image("samples", np.asarray(Image.open(path).convert("RGB")), st.step, dataformats="HWC")
-        return path
+            self.tb.add_image("samples", np.asarray(Image.open(path).convert("RGB")), step, dataformats="HWC")

@@ -128,15 +128,18 @@ class TrainState:
 
     def next_batch(self) -> Batch:
         """The next global batch from the sampler; this rank's shard of it, on the device."""
-        real, y = self.sampler.next()
+        drawn = self.sampler.next()  # (x, y), or (target, y, input) for paired data
+        real, y = drawn[0], drawn[1]
         size = real.shape[0]
         shard = self.dist.shard(size)
         real = real[shard].to(self.device, non_blocking=True)
+        x2 = drawn[2][shard].to(self.device, non_blocking=True) if len(drawn) > 2 else None
         y = y[shard].to(self.device, non_blocking=True) if (y is not None and self.num_classes > 0) else None
         if self.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
+            x2 = x2.contiguous(memory_format=torch.channels_last) if x2 is not None else None
         self.last_batch = size
-        return Batch(real, y, size, shard)
+        return Batch(real, y, size, shard, x2)
 
     def params_of(self, name: str) -> list[nn.Parameter]:
         """The parameters optimiser `name` updates."""
@@ -206,8 +209,8 @@ class TrainState:
 def resolve_classes(cfg: Config, source: Source) -> int:
     """model.num_classes resolved against the data (-1 = as many as the data has)."""
     n = cfg.model.num_classes
-    if n == -1:
-        return source.num_classes
+    if n == -1:  # paired data's labels are for evaluation only (translation is unconditional)
+        return 0 if getattr(source, "paired", False) else source.num_classes
     if n > 0 and source.num_classes == 0:
         raise ConfigError(f"model.num_classes={n} asks for a conditional model but dataset "
                           f"'{source.name}' has no labels; set model.num_classes=0")
@@ -260,6 +263,7 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
     source = source if source is not None else load_source(cfg.data.name, cfg.data)
     num_classes = resolve_classes(cfg, source)
     algorithm = ALGORITHMS.get(cfg.model.algorithm)(cfg, num_classes, device)
+    algorithm.bind(source)
     prior = algorithm.prior()
     if cfg.model.g:
         if G is not None or D is not None:
@@ -374,6 +378,8 @@ def check_shapes(nets: dict[str, nn.Module], algorithm: Algorithm, prior: Any, s
                  device: torch.device) -> tuple[int, int]:
     """Run G and D on 2 probe samples (eval mode, private RNG) so shape errors surface before training.
     Returns the activation elements per sample of G's and of D's forward pass (for the memory check)."""
+    if algorithm.translates:
+        return algorithm.check_shapes(nets, source, device)
     G, D = nets["G"], nets["D"]
     g = torch.Generator().manual_seed(0)
     z = prior.draw(2, generator=g).z.to(device)

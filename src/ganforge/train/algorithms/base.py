@@ -41,6 +41,7 @@ class Algorithm:
     d_kind = "logits"  # what the network family's D must be: logits | autoencoder
     export_roles: tuple[str, ...] = ()  # roles besides G_ema an export carries (InfoGAN: D with its Q head)
     conditional = True  # whether labels (model.num_classes > 0) are allowed
+    translates = False  # image-to-image: G maps input images (batch.x2) to targets (batch.x); no noise prior
 
     def __init__(self, cfg: Config, num_classes: int, device: torch.device) -> None:
         self.cfg, self.num_classes, self.device = cfg, num_classes, device
@@ -62,6 +63,13 @@ class Algorithm:
             if value != getattr(getattr(defaults, sec), name):
                 raise ConfigError(f"config key '{key}' = {value!r} cannot be used with model.algorithm="
                                   f"{cfg.model.algorithm}: {why}; remove it")
+
+    def bind(self, source: Any) -> None:
+        """See the training data before the prior and networks are made (translation: the input shape)."""
+        if getattr(source, "paired", False):
+            raise ConfigError(f"config key 'model.algorithm': dataset '{source.name}' holds (input, target) pairs for "
+                              f"image-to-image translation; use model.algorithm=pix2pix or regression (or train "
+                              f"{self.cfg.model.algorithm} on an image dataset such as mnist)")
 
     def prior(self) -> Any:
         """What G is fed; shared with Generator.sample through the checkpoint's description of it."""
