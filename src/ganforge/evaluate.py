@@ -221,6 +221,10 @@ def measure(fake: SampleSet, real: SampleSet, metrics: dict[str, Metric], featur
     real_features: likewise for real, as (features, whether they came from the cache); generator: the
     Generator fake came from (for metrics of the model itself, such as codes)."""
     check_measurable(fake, real, metrics, features, generator is not None)
+    for name, m in metrics.items():
+        if m.needs == "pairs":
+            raise ConfigError(f"metric '{name}' compares translated images with their targets: evaluate a translation "
+                              f"run (model.algorithm=pix2pix or regression) with `ganforge evaluate RUN`")
     base = {"generated": fake.name, "n_generated": len(fake.data), "reference": real.name,
             "reference_split": real.split, "n_reference": len(real.data), "seed": seed,
             "ganforge_version": __version__, **(extra or {})}
@@ -330,6 +334,9 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
                         n_ref: int | None, progress: bool, use_cache: bool, G: Any) -> list[dict[str, Any]]:
     from .sample import load_generator
     gen = load_generator(source, G=G)
+    if gen.translates:
+        return evaluate_translation(gen, metrics, n, seed, ref, features, progress,
+                                    {"generator": str(source), "generator_step": gen.step, "weights": "G_ema"})
     kind = gen.data_info["kind"]
     ms = resolve_metrics(metrics, kind, gen.data_info["shape"][0])  # unknown names fail before any sampling
     ex_name = resolve_extractor(features, kind)
@@ -374,6 +381,81 @@ def reference_set(ref_spec: str, split: str, kind: str, n: int, cfg: Config) -> 
     real_set = load_set(ref_spec, n, cfg.data)
     real_set.split = split
     return real_set
+
+
+# ---- translation runs ------------------------------------------------------------------------------------------
+DIGIT_TASKS = ("mnist-sr4", "mnist-inpaint", "mnist-denoise")
+
+
+def translation_metrics(names: Any, task: str, shape: tuple[int, ...]) -> dict[str, Metric]:
+    """Metric objects for a translation run; None: psnr, ssim, l1, fid, and accuracy for the digit tasks."""
+    if names is None:
+        names = ["psnr", "ssim", "l1", "fid"] + (["accuracy"] if task in DIGIT_TASKS else [])
+    ms = resolve_metrics(names, "images")
+    for name, m in ms.items():
+        if m.needs not in ("pairs", "features"):
+            raise ConfigError(f"metric '{name}' measures generators of noise; for translation runs use psnr, ssim, "
+                              f"l1, fid, kid, pr, dc or accuracy")
+        if m.params.get("labels") and tuple(shape) != (1, 28, 28):
+            raise ConfigError(f"metric '{name}' uses the MNIST classifier: it needs 28x28 grey images, not {list(shape)}")
+    return ms
+
+
+def measure_pairs(inputs: np.ndarray, outputs: np.ndarray, targets: np.ndarray, labels: np.ndarray | None,
+                  metrics: dict[str, Metric], features: str, base: dict[str, Any] | None = None,
+                  progress: bool = True) -> list[dict[str, Any]]:
+    """Each metric of the outputs against the targets, beside the same for the untranslated inputs (input_*)
+    and, for the pairwise metrics, the targets themselves (target_*: the ceiling; FID of the targets against
+    themselves is 0 by definition and not reported). uint8 [N, H, W, C] each, in one order."""
+    from .metrics.paired import SETTINGS
+
+    if not (len(inputs) == len(outputs) == len(targets)) or len(targets) < 2:
+        raise DataError(f"paired evaluation needs as many inputs, outputs and targets (>= 2), got {len(inputs)}, "
+                        f"{len(outputs)}, {len(targets)}")
+    base = {"n": len(targets), "ganforge_version": __version__, **(base or {})}
+    sets = {"": outputs, "input_": inputs, "target_": targets}
+    feats: dict[str, np.ndarray] = {}
+    results = []
+    for name, m in metrics.items():
+        if m.needs == "pairs":
+            if m.params.get("labels") and labels is None:
+                raise DataError(f"metric '{name}' needs the true labels of the images; this data has none")
+            values = {f"{prefix}{k}": v for prefix, imgs in sets.items()
+                      for k, v in m.compute(imgs, targets, labels).items()}
+            proto = {**base, **SETTINGS.get(name, {})}
+        else:  # features: the outputs and the inputs against the targets
+            check_counts({name: m}, len(outputs), len(targets))
+            ex = get_extractor(features)
+            for key, imgs in (("target", targets), ("output", outputs), ("input", inputs)):
+                if key not in feats:
+                    ex.check(imgs, key)
+                    feats[key] = ex(imgs, what=f"{key}s", progress=progress)
+            values = {**m.compute(feats["target"], feats["output"], 0)}
+            values.update({f"input_{k}": v for k, v in m.compute(feats["target"], feats["input"], 0).items()
+                           if k in m.values})
+            proto = {**base, **ex.protocol(), "reference": "the targets"}
+        results.append({"metric": name, **values, "protocol": proto})
+    return results
+
+
+def evaluate_translation(gen: Any, metrics: Any, n: int | None, seed: int, ref: str, features: str | None,
+                         progress: bool = True, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """A translation run on the `ref` split of its paired data: the first n pairs (default: all) translated by
+    G_ema (eval mode: dropout off), measured against their targets (measure_pairs)."""
+    cfg = Config.from_dict(gen.config)
+    task = gen.data_info.get("task", "pairs")
+    ms = translation_metrics(metrics, task, tuple(gen.data_info["shape"]))
+    ref_spec, split = reference_name(cfg.data.name, ref)
+    src = load_source(ref_spec, cfg.data)
+    count = min(n or len(src.x), len(src.x))
+    inputs, targets = src.input_images(count), src.target_images(count)
+    labels = src.y[:count].numpy() if src.y is not None else None
+    outputs = gen.translate(inputs)
+    shape = tuple(gen.data_info["shape"])
+    ex_name = features if features not in (None, "auto") else ("mnist" if shape == (1, 28, 28) else "inception")
+    base = {"task": task, "data": ref_spec, "split": split, "pairs": f"the first {count} of the split, in order",
+            "dropout": "off (G in eval mode)", "seed": seed, **(extra or {})}
+    return measure_pairs(inputs, outputs, targets, labels, ms, ex_name, base, progress)
 
 
 def better(name: str) -> Callable[[float, float], bool]:

@@ -4,7 +4,7 @@ Recursive; class sub-folders (first level) become labels when every image is ins
 Each image is fully decoded when the dataset is built (never mid-training), converted by mode
 (16-bit grayscale scaled by 255/65535, not clipped; palette and CMYK to RGB; alpha composited
 over black; all grayscale -> 1 channel, else 3, unless data.channels is set), resized so the shorter side is data.resolution (PIL bicubic) and centre-cropped.
-Files that cannot be decoded are skipped and listed (data.on_error=skip, the default) or stop
+Files that cannot be decoded are skipped and listed (data.on_error=skip or auto, the default) or stop
 the build with the first bad file named (data.on_error=fail).
 """
 from __future__ import annotations

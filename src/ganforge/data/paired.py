@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ..errors import DataError
 from ..registries import DATASETS
-from .images import ImageSource, SPLITS, mnist_arrays, split_only, to_unit, FASHION_DIR, idx_pair
+from .images import FASHION_DIR, SPLITS, ImageSource, idx_pair, mnist_arrays, split_arg, split_only, to_unit
 from .source import PermutationSampler, Sampler
 
 DENOISE_STD = 1.0
@@ -192,11 +192,15 @@ def mnist_denoise(arg: str = "", cfg: Any = None) -> PairedSource:
     return _digit_task("mnist-denoise", arg, lambda x, split: None if split == "train" else denoise_test_inputs(x))
 
 
-@DATASETS.register("fashion-edges", help="paired: kornia Canny edges of Fashion-MNIST -> the item (fashion-edges@test)")
+@DATASETS.register("fashion-edges", help="paired: kornia Canny edges of Fashion-MNIST -> the item (fashion-edges@test; "
+                                         "fashion-edges:DIR for another copy of its IDX files)")
 def fashion_edges(arg: str = "", cfg: Any = None) -> PairedSource:
-    split = split_only("fashion-edges", arg)
-    src = idx_pair(FASHION_DIR, split, "fashion-mnist", False,
-                   "Install the Debian package dataset-fashion-mnist (`make setup` does where apt is available).")
+    path, split = split_arg("fashion-edges", arg)
+    if path in SPLITS and "@" not in arg:
+        path, split = "", path
+    src = idx_pair(Path(path) if path else FASHION_DIR, split, "fashion-mnist", False,
+                   "Install the Debian package dataset-fashion-mnist (`make setup` does where apt is available), or "
+                   "pass fashion-edges:DIR with the four IDX files.")
     x = src.x[:, 0].numpy()
     try:
         import kornia
@@ -205,8 +209,8 @@ def fashion_edges(arg: str = "", cfg: Any = None) -> PairedSource:
         version = "none"
     digest = hashlib.sha256(x.tobytes()).hexdigest()[:16]
     edges = _cached(f"fashion-edges-{split}-{digest}-kornia{version}", lambda: edge_inputs(x))
-    name = "fashion-edges" if split == "train" else f"fashion-edges@{split}"
-    return PairedSource(name, edges, x, src.y.numpy(), 10, task="fashion-edges")
+    name = f"fashion-edges{':' + path if path else ''}" + ("" if split == "train" else f"@{split}")
+    return PairedSource(name, edges, x, src.y.numpy(), src.num_classes, task="fashion-edges")
 
 
 # ---- your own pairs -----------------------------------------------------------------------------------------
@@ -237,7 +241,8 @@ def load_pairs(arg: str, cfg: Any = None) -> PairedSource:
     if not arg:
         raise DataError("dataset 'pairs' needs a path: pairs:DIR_A,DIR_B (files matched by relative path) or "
                         "pairs:DIR (A|B side by side in one image)")
-    on_error = getattr(cfg, "on_error", "skip")
+    on_error = getattr(cfg, "on_error", "auto")
+    on_error = "fail" if on_error == "auto" else on_error  # pairs are all or nothing unless data.on_error=skip
     resize = bool(getattr(cfg, "pair_resize", False))
     res = getattr(cfg, "resolution", 64) if resize else None
     channels = getattr(cfg, "channels", 0)

@@ -245,7 +245,8 @@ class LoaderSource(Source):
         return LoaderSampler(self.loader, self.layout)
 
 
-HAS_TEST_SPLIT = ("mnist", "fashion-mnist", "stacked-mnist")  # datasets with @train and @test splits
+HAS_TEST_SPLIT = ("mnist", "fashion-mnist", "stacked-mnist",  # datasets with @train and @test splits
+                  "mnist-sr4", "mnist-inpaint", "mnist-denoise", "fashion-edges")
 
 
 def canonical_name(name: str) -> str:

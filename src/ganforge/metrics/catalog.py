@@ -4,6 +4,7 @@ A metric needs one of:
   features  real and generated feature arrays from one extractor (fid, kid, pr, dc)
   logits    the MNIST classifier's logits of the generated images (is)
   samples   the generated samples themselves and the dataset (modes)
+  pairs     translated images, their targets and labels (psnr, ssim, l1, accuracy: translation runs)
 Every metric returns a flat dict of named values plus the parameters it used.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .modes import mode_coverage
 # (tests/test_registries.py checks this for every metric)
 HIGHER_IS_BETTER = {"fid": False, "kid": False, "kid_std": False, "precision": True, "recall": True,
                     "density": True, "coverage": True, "is": True, "is_std": False, "modes": True, "kl": False,
-                    "reverse_kl": False, "hq_pct": True}
+                    "reverse_kl": False, "hq_pct": True, "psnr": True, "ssim": True, "l1": False, "accuracy": True}
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,25 @@ METRICS.register("is", Metric("logits", _is, ("is", "is_std"), min_n=10),
                  help="Inception Score computed with ganforge's MNIST classifier (MNIST-like data only)")
 METRICS.register("modes", Metric("samples", toy_modes, ("modes", "kl")),
                  help="mode coverage: toy mixtures (modes, % HQ, KL to uniform) or stacked MNIST (modes of 1000, KL)")
+
+
+def _pairwise(name: str) -> Callable[..., dict[str, Any]]:
+    def compute(images: np.ndarray, targets: np.ndarray, labels: Any) -> dict[str, Any]:
+        from .paired import PAIRWISE
+        return {name: PAIRWISE[name](images, targets)}
+    return compute
+
+
+def _accuracy(images: np.ndarray, targets: np.ndarray, labels: Any) -> dict[str, Any]:
+    from .paired import classifier_accuracy
+    return {"accuracy": classifier_accuracy(images, labels)}
+
+
+METRICS.register("psnr", Metric("pairs", _pairwise("psnr"), ("psnr",), params={"paired": True}),
+                 help="paired: mean PSNR (dB, data range 255, capped at 100) of outputs against targets (torchmetrics)")
+METRICS.register("ssim", Metric("pairs", _pairwise("ssim"), ("ssim",), params={"paired": True}),
+                 help="paired: mean SSIM of outputs against targets (torchmetrics, Gaussian 11, sigma 1.5)")
+METRICS.register("l1", Metric("pairs", _pairwise("l1"), ("l1",), params={"paired": True}),
+                 help="paired: mean absolute difference of outputs and targets, in units of the range (/255)")
+METRICS.register("accuracy", Metric("pairs", _accuracy, ("accuracy",), params={"paired": True, "labels": True}),
+                 help="paired, digit tasks: the shipped MNIST classifier's accuracy on the outputs against the true labels")

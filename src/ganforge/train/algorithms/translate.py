@@ -57,6 +57,10 @@ class Translation(Algorithm):
         cls.refuse_changed(cfg, defaults, ("loss.name", "loss.penalty", "loss.gp_weight", "loss.clip",
                                            "loss.n_critic", "loss.schedule", "train.reuse_fake"),
                            f"{name} has its own objective and schedule (see `ganforge list algorithms`)")
+        if cfg.train.eval_every:
+            raise ConfigError(f"config key 'train.eval_every' = {cfg.train.eval_every}: evaluation during training is not "
+                              f"available for model.algorithm={name} yet; set it to 0 and evaluate the run after "
+                              f"training with `ganforge evaluate RUN`")
         if cfg.model.g or cfg.model.d or cfg.model.arch == "custom":
             raise ConfigError(f"config key 'model.g': your own networks are not available for model.algorithm={name} "
                               f"yet; use model.arch=unet")
@@ -179,4 +183,4 @@ class Regression(Translation):
         with st.autocast():
             loss = l1(st.train_nets["G"](batch.x2), batch.x)
         update("G", loss)
-        return {"l1": loss.detach()}
+        return {"g_loss": loss.detach(), "l1": loss.detach()}  # G's loss is its L1 term
