@@ -26,6 +26,7 @@ from . import __version__
 from .config import Config
 from .data.source import HAS_TEST_SPLIT, Source, canonical_name, load_source, parse_name
 from .errors import ConfigError, DataError, GanforgeError
+from .files import cache_dir  # noqa: F401  (the reference cache's root; tests and users reach it here)
 from .metrics.catalog import HIGHER_IS_BETTER, Metric, toy_modes
 from .metrics.features import Extractor, check_images, get_extractor
 from .metrics.modes import stacked_modes
@@ -33,13 +34,6 @@ from .registries import DATASETS, FEATURES, METRICS
 
 DEFAULT_METRICS = {"images": ("fid", "kid", "pr", "dc"), "points": ("modes",)}  # + is for 1-channel images
 CACHE_VERSION = 1
-
-
-def cache_dir() -> Path:
-    """$GANFORGE_CACHE, else $XDG_CACHE_HOME/ganforge, else ~/.cache/ganforge."""
-    if os.environ.get("GANFORGE_CACHE"):
-        return Path(os.environ["GANFORGE_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ganforge"
 
 
 @dataclass

@@ -19,6 +19,13 @@ from .errors import ConfigError, DataError
 ErrorType = Callable[[str], Exception]
 
 
+def cache_dir() -> Path:
+    """$GANFORGE_CACHE, else $XDG_CACHE_HOME/ganforge, else ~/.cache/ganforge (reference features, task inputs)."""
+    if os.environ.get("GANFORGE_CACHE"):
+        return Path(os.environ["GANFORGE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ganforge"
+
+
 def os_reason(e: OSError) -> str:
     """A short reason for an OSError, without Python's '[Errno N]' decoration."""
     if isinstance(e, IsADirectoryError):

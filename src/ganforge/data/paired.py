@@ -80,7 +80,7 @@ def edge_inputs(x: np.ndarray, batch: int = 2000) -> np.ndarray:
 def _cached(key: str, build: Any) -> np.ndarray:
     """An array built once and kept under the ganforge cache directory (a read-only cache just rebuilds)."""
     from ..checkpoint import atomic_write
-    from ..evaluate import cache_dir
+    from ..files import cache_dir
 
     path = cache_dir() / "paired" / f"{key}.npy"
     try:
@@ -304,14 +304,12 @@ def load_pairs(arg: str, cfg: Any = None) -> PairedSource:
               file=sys.stderr)
     if not pairs:
         raise DataError(f"dataset 'pairs:{arg}': no pairs of images found")
-    sizes = {(a.shape, b.shape[:2]) for _, a, b in pairs}
     first = pairs[0]
     for key, a, b in pairs:
         if a.shape[:2] != first[1].shape[:2]:
             raise DataError(f"dataset 'pairs:{arg}': '{key}' is {a.shape[1]}x{a.shape[0]} but '{first[0]}' is "
                             f"{first[1].shape[1]}x{first[1].shape[0]}: give images of one size, or set "
                             f"data.pair_resize=true to resize them to data.resolution")
-    del sizes
     ca = max(a.shape[-1] for _, a, _ in pairs)
     cb = max(b.shape[-1] for _, _, b in pairs)
     fix = lambda h, c: np.repeat(h, 3, -1) if h.shape[-1] < c else h  # noqa: E731  (grey among colour)
