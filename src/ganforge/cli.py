@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--resize", action="store_true",
                     help="resize inputs of another size (PIL bicubic) and convert their channels to the run's")
     tr.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
+    tr.add_argument("--direction", default=None, choices=["a2b", "b2a"],
+                    help="CycleGAN runs: a2b (G: A -> B) or b2a (F: B -> A); paired runs translate one way and take none")
 
     r = sub.add_parser("report", help="(re)draw a run's loss plot and the GIF of its sample pictures")
     r.add_argument("run", help="run directory")
@@ -170,10 +172,18 @@ def cmd_translate(a: argparse.Namespace) -> int:
         raise GanforgeError(f"'{a.source}' draws images from noise (model.algorithm="
                             f"{gen.config.get('model', {}).get('algorithm', 'gan')}), it does not translate: use "
                             f"`ganforge generate {a.source} -n N --out OUT`")
-    c, h, w = gen.prior.shape
+    if a.direction is not None and len(gen.directions) == 1:
+        raise GanforgeError(f"--direction {a.direction}: '{a.source}' is a paired translation run, which translates one "
+                            f"way (input -> target); drop --direction")
+    if a.direction is None and len(gen.directions) > 1:
+        raise GanforgeError(f"'{a.source}' is a CycleGAN run, which translates both ways: give --direction a2b "
+                            f"({gen.data_info.get('domain_a', {}).get('name', 'A')} -> "
+                            f"{gen.data_info.get('domain_b', {}).get('name', 'B')}) or --direction b2a")
+    direction = a.direction or "a2b"
+    c, h, w = gen.input_shape(direction)
     x, names, _ = read_images(a.input, channels=c if a.resize else None, size=(h, w) if a.resize else None)
     out = check_output(a.out, names)
-    y = gen.translate(x, batch_size=a.batch_size)  # refuses inputs of another size or channel count
+    y = gen.translate(x, batch_size=a.batch_size, direction=direction)  # refuses other sizes or channel counts
     write_images(out, y, names)
     print(f"translated {len(y)} image(s) into {out}")
     return 0

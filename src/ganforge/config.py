@@ -34,6 +34,8 @@ class DataConfig:
     folder:PATH data; stop on pairs: data whose files lack a partner or cannot be decoded."""
     flip: bool = False
     """Random horizontal flip of image batches."""
+    name_b: str = ""
+    """Domain B of unpaired translation (model.algorithm=cyclegan): any image dataset name; data.name is domain A."""
     pair_resize: bool = False
     """pairs: data: resize both images of a pair to data.resolution (shorter side, centre crop) instead of refusing pairs of different sizes."""
 
@@ -85,7 +87,9 @@ class ModelConfig:
     unet_depth: int = 0
     """Down-sampling levels of the unet generator; 0 = as many as the image halves evenly (side >= 2, at most 8)."""
     patch: int = 34
-    """Receptive field in pixels of the unet family's PatchGAN discriminator: 16 | 34 | 70 (the paper's) | 142 | 286."""
+    """Receptive field in pixels of the PatchGAN discriminator (unet and resnet families): 16 | 34 | 70 (the paper's) | 142 | 286."""
+    res_blocks: int = 6
+    """Residual blocks of the resnet generator (CycleGAN: 6 at 128x128, 9 at 256x256)."""
 
 
 @dataclass
@@ -198,6 +202,22 @@ class Pix2PixConfig:
 
 
 @dataclass
+class CycleGANConfig:
+    cycle_weight: float = 10.0
+    """Weight lambda of the cycle-consistency L1 terms |F(G(a)) - a| and |G(F(b)) - b| (Zhu et al. 2017: 10)."""
+    identity_weight: float = 0.5
+    """Weight of the identity terms |G(b) - b| and |F(a) - a|, as a fraction of cycle_weight (the paper's 0.5);
+    0 when the domains' channel counts differ."""
+    pool_size: int = 50
+    """Generated images kept per discriminator in the history pool (Shrivastava et al. 2017; the paper's 50)."""
+    decay_from: float = 0.5
+    """Fraction of the schedule after which both learning rates decay linearly to 0 (the paper: halfway)."""
+    schedule_steps: int = 0
+    """Length of the learning-rate schedule in steps; 0 = train.steps. Set it when a run will be resumed with a
+    larger train.steps, so that the rates of the steps already trained stay what they were."""
+
+
+@dataclass
 class Config:
     name: str = "custom"
     """Name of the preset or run; the default run directory is runs/<name>."""
@@ -209,6 +229,7 @@ class Config:
     began: BEGANConfig = field(default_factory=BEGANConfig)
     infogan: InfoGANConfig = field(default_factory=InfoGANConfig)
     pix2pix: Pix2PixConfig = field(default_factory=Pix2PixConfig)
+    cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
 
     # ---- conversions -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -412,6 +433,18 @@ def validate(cfg: Config) -> None:
     _check(0.0 <= m.g_dropout < 1.0, "model.g_dropout", m.g_dropout, "must be in [0, 1)")
     _check(0 <= m.unet_depth <= 8, "model.unet_depth", m.unet_depth, "0 (auto) or 1..8")
     _check(m.patch in (16, 34, 70, 142, 286), "model.patch", m.patch, "16 | 34 | 70 | 142 | 286 (pixels)")
+    _check(0 <= m.res_blocks <= 64, "model.res_blocks", m.res_blocks, "0..64 (the paper: 6 or 9)")
+    cg = cfg.cyclegan
+    _check(cg.cycle_weight >= 0 and math.isfinite(cg.cycle_weight), "cyclegan.cycle_weight", cg.cycle_weight, "must be >= 0")
+    _check(cg.identity_weight >= 0 and math.isfinite(cg.identity_weight), "cyclegan.identity_weight",
+           cg.identity_weight, "must be >= 0 (a fraction of cyclegan.cycle_weight)")
+    _check(0 <= cg.pool_size <= 10000, "cyclegan.pool_size", cg.pool_size, "0 (no pool) .. 10000")
+    _check(0.0 <= cg.decay_from <= 1.0, "cyclegan.decay_from", cg.decay_from, "must be in [0, 1] (1: no decay)")
+    _check(cg.schedule_steps >= 0, "cyclegan.schedule_steps", cg.schedule_steps, "must be >= 0 (0: train.steps)")
+    _check(not d.name_b or m.algorithm == "cyclegan", "data.name_b", d.name_b,
+           "a second domain is only for model.algorithm=cyclegan; remove it")
+    _check(bool(d.name_b) or m.algorithm != "cyclegan", "data.name_b", d.name_b,
+           "model.algorithm=cyclegan needs domain B: set data.name_b (data.name is domain A)")
     _check(cfg.pix2pix.l1_weight >= 0 and math.isfinite(cfg.pix2pix.l1_weight), "pix2pix.l1_weight",
            cfg.pix2pix.l1_weight, "must be >= 0 (the paper's 100)")
     _check(m.d_cond in ("concat", "projection"), "model.d_cond", m.d_cond, "concat | projection")
@@ -482,6 +515,9 @@ def validate(cfg: Config) -> None:
     kind, arg = parse_name(d.name)
     if kind in PATH_DATASETS and not arg.partition("@")[0]:
         raise ConfigError(f"config key 'data.name': '{d.name}' needs a path: {kind}:PATH")
+    d.name_b = canonical_name(d.name_b) if d.name_b else ""
+    if d.name_b and parse_name(d.name_b)[0] not in registries.DATASETS:
+        raise ConfigError(f"config key 'data.name_b': {registries.lookup_error(registries.DATASETS, parse_name(d.name_b)[0])}")
     for key, reg, name in (("data.name", registries.DATASETS, parse_name(d.name)[0]),
                            ("model.arch", registries.NETWORKS, m.arch),
                            ("loss.name", registries.OBJECTIVES, l.name)):

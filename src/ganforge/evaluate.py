@@ -328,6 +328,9 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
                         n_ref: int | None, progress: bool, use_cache: bool, G: Any) -> list[dict[str, Any]]:
     from .sample import load_generator
     gen = load_generator(source, G=G)
+    if gen.translates and "b2a" in gen.directions:
+        return evaluate_cycle(gen, metrics, n, seed, ref, features, n_ref, progress,
+                              {"generator": str(source), "generator_step": gen.step, "weights": "G_ema, F_ema"})
     if gen.translates:
         return evaluate_translation(gen, metrics, n, seed, ref, features, progress,
                                     {"generator": str(source), "generator_step": gen.step, "weights": "G_ema"})
@@ -387,6 +390,9 @@ def translation_metrics(names: Any, task: str, shape: tuple[int, ...]) -> dict[s
         names = ["psnr", "ssim", "l1", "fid"] + (["accuracy"] if task in DIGIT_TASKS else [])
     ms = resolve_metrics(names, "images")
     for name, m in ms.items():
+        if m.params.get("cycle"):
+            raise ConfigError(f"metric '{name}' measures CycleGAN runs (a reconstruction through F); this run translates "
+                              f"one way")
         if m.needs not in ("pairs", "features"):
             raise ConfigError(f"metric '{name}' measures generators of noise; for translation runs use psnr, ssim, "
                               f"l1, fid, kid, pr, dc or accuracy")
@@ -450,6 +456,64 @@ def evaluate_translation(gen: Any, metrics: Any, n: int | None, seed: int, ref: 
     base = {"task": task, "data": ref_spec, "split": split, "pairs": f"the first {count} of the split, in order",
             "dropout": "off (G in eval mode)", "seed": seed, **(extra or {})}
     return measure_pairs(inputs, outputs, targets, labels, ms, ex_name, base, progress)
+
+
+def _nhwc(src: Source, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The first n images of an image source in order, uint8 [N, H, W, C], and their labels (or None)."""
+    return src.x[:n].permute(0, 2, 3, 1).numpy(), (src.y[:n].numpy() if src.y is not None else None)
+
+
+def evaluate_cycle(gen: Any, metrics: Any, n: int | None, seed: int, ref: str, features: str | None,
+                   n_ref: int | None = None, progress: bool = True, extra: dict[str, Any] | None = None
+                   ) -> list[dict[str, Any]]:
+    """A CycleGAN run, direction A -> B, on the `ref` splits of both domains: the first n images of A (default:
+    all) translated by G_ema; label preservation (`accuracy`: the MNIST classifier on G(A) against A's labels,
+    beside its accuracy on A itself), FID of G(A) against the first n_ref images of B (beside A's own, grey
+    repeated to RGB when B is colour) and the cycle reconstruction F(G(A)) against A (`cycle`: PSNR and L1)."""
+    from .metrics.paired import l1 as l1_of, psnr as psnr_of
+
+    cfg = Config.from_dict(gen.config)
+    b_shape = tuple(gen.data_info["shape"])
+    if metrics is None:
+        metrics = ["fid", "cycle"] + (["accuracy"] if b_shape == (1, 28, 28) else [])
+    ms = resolve_metrics(metrics, "images")
+    a_spec, split = reference_name(cfg.data.name, ref)
+    b_spec, _ = reference_name(cfg.data.name_b, ref)
+    A, B = load_source(a_spec, cfg.data), load_source(b_spec, cfg.data)
+    a, labels = _nhwc(A, min(n or len(A.x), len(A.x)))
+    b, _ = _nhwc(B, min(n_ref or len(B.x), len(B.x)))
+    out = gen.translate(a, direction="a2b")
+    back = gen.translate(out, direction="b2a")
+    ex_name = features if features not in (None, "auto") else ("mnist" if b_shape == (1, 28, 28) else "inception")
+    base = {"direction": "a2b", "domain_a": a_spec, "domain_b": b_spec, "split": split, "n": len(a), "n_b": len(b),
+            "images": "the first n of each split, in order", "seed": seed, "ganforge_version": __version__,
+            **(extra or {})}
+    as_b = a if a.shape[-1] == b.shape[-1] else np.repeat(a, b.shape[-1], -1)  # A shown as B's channels
+    results = []
+    feats: dict[str, np.ndarray] = {}
+    for name, m in ms.items():
+        if name == "accuracy":
+            from .metrics.paired import classifier_accuracy
+            if labels is None or b_shape != (1, 28, 28) or a.shape[1:] != (28, 28, 1):
+                raise ConfigError("metric 'accuracy' (label preservation) needs labelled 28x28 grey digits in A and B")
+            values = {"accuracy": classifier_accuracy(out, labels), "input_accuracy": classifier_accuracy(a, labels)}
+            proto = {**base, "labels": f"domain A's ({a_spec})", "classifier": "ganforge's MNIST classifier"}
+        elif name == "cycle":
+            values = {"cycle_psnr": psnr_of(back, a), "cycle_l1": l1_of(back, a)}
+            proto = {**base, "what": "F(G(a)) against a; PSNR data range 255, capped at 100 dB"}
+        elif m.needs == "features":
+            check_counts({name: m}, len(out), len(b))
+            ex = get_extractor(ex_name)
+            for key, imgs in (("b", b), ("out", out), ("a", as_b)):
+                if key not in feats:
+                    feats[key] = ex(imgs, what=key, progress=progress)
+            values = {**m.compute(feats["b"], feats["out"], seed)}
+            values.update({f"input_{k}": v for k, v in m.compute(feats["b"], feats["a"], seed).items() if k in m.values})
+            proto = {**base, **ex.protocol(), "reference": f"domain B ({b_spec})"}
+        else:
+            raise ConfigError(f"metric '{name}' does not apply to CycleGAN runs; use fid, kid, pr, dc, cycle or accuracy")
+        results.append({"metric": name, **values, "protocol": proto})
+    return results
 
 
 def better(name: str) -> Callable[[float, float], bool]:

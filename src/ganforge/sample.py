@@ -117,33 +117,49 @@ class Generator:
         """Whether this generator translates input images (pix2pix, regression) rather than drawing from noise."""
         return isinstance(self.prior, ImageInput)
 
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The directions translate() takes: a2b, and b2a for CycleGAN runs (which carry F: B -> A)."""
+        return ("a2b", "b2a") if "F" in self.nets else ("a2b",)
+
+    def input_shape(self, direction: str = "a2b") -> tuple[int, int, int]:
+        """(C, H, W) of the images translate() takes in that direction."""
+        return tuple(self.data_info["shape"]) if direction == "b2a" else tuple(self.prior.shape)
+
     @torch.no_grad()
-    def translate(self, images: Any, batch_size: int = 256) -> np.ndarray:
+    def translate(self, images: Any, batch_size: int = 256, direction: str = "a2b") -> np.ndarray:
         """Translate uint8 input images [N, H, W, C] (or [N, H, W] for one channel) of the size and channels the
-        run was trained on; returns uint8 [N, H, W, C]. G runs in eval mode (dropout off)."""
+        run was trained on; returns uint8 [N, H, W, C]. G runs in eval mode (dropout off). direction: a2b
+        (G), or b2a (F: B -> A, CycleGAN runs only)."""
         if not self.translates:
             raise ConfigError("this generator draws images from noise (it is not a translation run): use "
                               "`ganforge generate RUN` to sample it")
+        if direction not in self.directions:
+            fits = "this paired run translates one way: drop --direction (or give a2b)" if direction == "b2a" else \
+                f"give one of {' | '.join(self.directions)}"
+            raise ConfigError(f"--direction {direction!r}: {fits}")
+        net = self.nets["F"] if direction == "b2a" else self.G
         x = np.asarray(images)
         if x.ndim == 3:
             x = x[..., None]
-        c, h, w = self.prior.shape
+        c, h, w = self.input_shape(direction)
         if x.dtype != np.uint8:
             raise ConfigError(f"translate takes uint8 images (0..255), got {x.dtype}")
         if x.ndim != 4 or tuple(x.shape[1:]) != (h, w, c) or len(x) == 0:
+            what = "inputs" if len(self.directions) == 1 else f"domain {'B' if direction == 'b2a' else 'A'}'s images"
             raise ConfigError(f"the inputs have shape {list(x.shape[1:]) if x.ndim == 4 else list(x.shape)} (H, W, C) "
-                              f"but the run was trained on inputs of shape {[h, w, c]}: give {w}x{h} images with {c} "
+                              f"but the run was trained on {what} of shape {[h, w, c]}: give {w}x{h} images with {c} "
                               f"channel(s) (`ganforge translate --resize` resizes and converts them)")
         require(len(x) * 8 * h * w * (c + self.data_info["shape"][0]), f"{len(x)} images", "cpu",
                 "translate fewer images at a time")
-        device = next(self.G.parameters()).device
-        was_training = self.G.training
-        self.G.eval()
+        device = next(net.parameters()).device
+        was_training = net.training
+        net.eval()
         out = []
         for i in range(0, len(x), batch_size):
             t = torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).permute(0, 3, 1, 2).float()
-            out.append(decode(self.G(t.div(127.5).sub(1.0).to(device)).float().cpu(), "images"))
-        self.G.train(was_training)
+            out.append(decode(net(t.div(127.5).sub(1.0).to(device)).float().cpu(), "images"))
+        net.train(was_training)
         return np.concatenate(out)
 
     def decode(self, x: torch.Tensor) -> np.ndarray:
@@ -223,6 +239,8 @@ def load_generator(source: str | os.PathLike, G: Any = None, device: str = "cpu"
         net.load_state_dict(state)
         if tree["__kind__"] == "checkpoint" and prior.q_dim:
             extra = {"D": tree["D"]}  # InfoGAN: Q shares D's trunk
+        if tree["__kind__"] == "checkpoint" and "F_ema" in tree:
+            extra = {"F": tree["F_ema"]}  # CycleGAN: F maps B back to A
         for role, sd in extra.items():
             built[role].load_state_dict(sd)
             nets[role] = built[role].to(device).eval().requires_grad_(False)

@@ -246,7 +246,7 @@ class LoaderSource(Source):
 
 
 HAS_TEST_SPLIT = ("mnist", "fashion-mnist", "stacked-mnist",  # datasets with @train and @test splits
-                  "mnist-sr4", "mnist-inpaint", "mnist-denoise", "fashion-edges")
+                  "mnist-sr4", "mnist-inpaint", "mnist-denoise", "fashion-edges", "digits28", "mnist-colour")
 
 
 def canonical_name(name: str) -> str:

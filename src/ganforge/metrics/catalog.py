@@ -25,7 +25,8 @@ from .modes import mode_coverage
 # (tests/test_registries.py checks this for every metric)
 HIGHER_IS_BETTER = {"fid": False, "kid": False, "kid_std": False, "precision": True, "recall": True,
                     "density": True, "coverage": True, "is": True, "is_std": False, "modes": True, "kl": False,
-                    "reverse_kl": False, "hq_pct": True, "psnr": True, "ssim": True, "l1": False, "accuracy": True}
+                    "reverse_kl": False, "hq_pct": True, "psnr": True, "ssim": True, "l1": False, "accuracy": True,
+                    "cycle_psnr": True, "cycle_l1": False}
 
 
 @dataclass(frozen=True)
@@ -110,3 +111,12 @@ METRICS.register("l1", Metric("pairs", _pairwise("l1"), ("l1",), params={"paired
                  help="paired: mean absolute difference of outputs and targets, in units of the range (/255)")
 METRICS.register("accuracy", Metric("pairs", _accuracy, ("accuracy",), params={"paired": True, "labels": True}),
                  help="paired, digit tasks: the shipped MNIST classifier's accuracy on the outputs against the true labels")
+
+
+def _cycle(back: np.ndarray, originals: np.ndarray, labels: Any) -> dict[str, Any]:
+    from .paired import l1, psnr
+    return {"cycle_psnr": psnr(back, originals), "cycle_l1": l1(back, originals)}
+
+
+METRICS.register("cycle", Metric("pairs", _cycle, ("cycle_psnr", "cycle_l1"), params={"paired": True, "cycle": True}),
+                 help="CycleGAN: reconstruction F(G(a)) against a: PSNR (dB, capped at 100) and L1 (/255)")

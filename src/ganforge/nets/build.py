@@ -29,8 +29,12 @@ def build_networks(cfg: Config, shape: tuple[int, ...], kind: str, num_classes: 
         m = copy.copy(m)
         m.z_dim = prior.dim
     if getattr(build, "paired", False):  # a translation family: G takes the prior's input images
-        G, D = build(m, tuple(shape), num_classes, generator_output(cfg, kind), in_shape=getattr(prior, "shape", None))
-        return {"G": G, "D": D}
+        in_shape = getattr(prior, "shape", None)
+        G, D = build(m, tuple(shape), num_classes, generator_output(cfg, kind), in_shape=in_shape)
+        if cfg.model.algorithm != "cyclegan":
+            return {"G": G, "D": D}
+        F, D_A = build(m, tuple(in_shape), num_classes, generator_output(cfg, kind), in_shape=tuple(shape))
+        return {"G": G, "D": D, "F": F, "D_A": D_A}  # CycleGAN: F maps B back to A, D_A judges A
     G, D = build(m, tuple(shape), num_classes, generator_output(cfg, kind))
     if prior.q_dim:
         D = QDiscriminator(D, prior.q_dim)

@@ -100,10 +100,14 @@ class UNetGenerator(nn.Module):
 
 
 class PatchDiscriminator(nn.Module):
-    """D(y, x) -> patch logits [N, 1, h', w'] for output (or target) y given the input x."""
+    """D(y, x) -> patch logits [N, 1, h', w'] for output (or target) y given the input x; with in_ch = 0 an
+    unconditional PatchGAN (CycleGAN's) that judges y alone. norm: batch (Pix2Pix) | instance (CycleGAN)."""
 
-    def __init__(self, in_ch: int, out_ch: int, h: int, w: int, width: int = 64, patch: int = 70) -> None:
+    def __init__(self, in_ch: int, out_ch: int, h: int, w: int, width: int = 64, patch: int = 70,
+                 norm: str = "batch") -> None:
         super().__init__()
+        self.conditional = in_ch > 0
+        make_norm = nn.BatchNorm2d if norm == "batch" else nn.InstanceNorm2d
         if patch not in RECEPTIVE_FIELDS:
             raise ConfigError(f"config key 'model.patch' = {patch}: the PatchGAN's receptive field must be one of "
                               f"{', '.join(map(str, RECEPTIVE_FIELDS))}")
@@ -121,13 +125,15 @@ class PatchDiscriminator(nn.Module):
             c_out = _channels(width, i)
             layers.append(nn.Conv2d(c_in, c_out, 4, 2 if i < n else 1, 1, bias=i == 0))
             if i > 0:
-                layers.append(nn.BatchNorm2d(c_out))
+                layers.append(make_norm(c_out))
             layers.append(nn.LeakyReLU(0.2))
             c_in = c_out
         layers.append(nn.Conv2d(c_in, 1, 4, 1, 1))
         self.body = nn.Sequential(*layers)
 
     def forward(self, y: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.conditional:  # judges y alone; an input passed along is not looked at
+            return self.body(y)
         if x is None or not torch.is_tensor(x) or x.dim() != 4:
             raise ValueError("the PatchGAN discriminator judges an output given its input: call D(y, x) with x the "
                              "input image batch")

@@ -186,8 +186,10 @@ class TrainState:
             torch.cuda.set_rng_state_all(list(tree["rng"]["cuda"]))
 
     def extra_nets(self) -> dict[str, nn.Module]:
-        """The roles an export carries besides G_ema (unwrapped from the custom-network adapter)."""
-        return {role: self.nets[role].net if self.custom else self.nets[role] for role in self.algorithm.export_roles}
+        """The roles an export carries besides G_ema (their EMA copy where they have one, as CycleGAN's F; unwrapped
+        from the custom-network adapter)."""
+        nets = {role: self.ema.get(role, self.nets[role]) for role in self.algorithm.export_roles}  # EMA copies first
+        return {role: net.net if self.custom else net for role, net in nets.items()}
 
     def generator(self) -> "Generator":
         """The EMA generator of this state, ready to sample()."""
@@ -260,6 +262,9 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
     if d.enabled and cfg.train.on_nonfinite == "rollback":
         raise ConfigError("train.on_nonfinite=rollback is not available under torchrun; use stop and --resume")
     device = distributed.setup(d, resolve_device(cfg.train.device))
+    if source is None and cfg.data.name_b:  # two unpaired domains (cyclegan)
+        from ..data.unpaired import load_domains
+        source = load_domains(cfg.data)
     source = source if source is not None else load_source(cfg.data.name, cfg.data)
     num_classes = resolve_classes(cfg, source)
     algorithm = ALGORITHMS.get(cfg.model.algorithm)(cfg, num_classes, device)
