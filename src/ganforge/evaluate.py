@@ -470,8 +470,6 @@ def evaluate_cycle(gen: Any, metrics: Any, n: int | None, seed: int, ref: str, f
     all) translated by G_ema; label preservation (`accuracy`: the MNIST classifier on G(A) against A's labels,
     beside its accuracy on A itself), FID of G(A) against the first n_ref images of B (beside A's own, grey
     repeated to RGB when B is colour) and the cycle reconstruction F(G(A)) against A (`cycle`: PSNR and L1)."""
-    from .metrics.paired import l1 as l1_of, psnr as psnr_of
-
     cfg = Config.from_dict(gen.config)
     b_shape = tuple(gen.data_info["shape"])
     if metrics is None:
@@ -499,7 +497,7 @@ def evaluate_cycle(gen: Any, metrics: Any, n: int | None, seed: int, ref: str, f
             values = {"accuracy": classifier_accuracy(out, labels), "input_accuracy": classifier_accuracy(a, labels)}
             proto = {**base, "labels": f"domain A's ({a_spec})", "classifier": "ganforge's MNIST classifier"}
         elif name == "cycle":
-            values = {"cycle_psnr": psnr_of(back, a), "cycle_l1": l1_of(back, a)}
+            values = m.compute(back, a, None)
             proto = {**base, "what": "F(G(a)) against a; PSNR data range 255, capped at 100 dB"}
         elif m.needs == "features":
             check_counts({name: m}, len(out), len(b))

@@ -23,12 +23,11 @@ from ...priors import ImageInput
 from ...registries import ALGORITHMS
 from ...resources import OutputCounter
 from .base import Algorithm, OptimizerSpec, Update
+from .began import reconstruction_loss as l1  # mean |a - b| in float32: BEGAN's L(v), here the L1 terms
 
 PICTURE_ROWS = 16  # examples per picture of input | output | target
-
-
-def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return (a.float() - b.float()).abs().mean()
+OWN_OBJECTIVE = ("loss.name", "loss.penalty", "loss.gp_weight", "loss.clip", "loss.n_critic", "loss.schedule",
+                 "train.reuse_fake")  # what the translation algorithms fix themselves
 
 
 class Translation(Algorithm):
@@ -54,19 +53,24 @@ class Translation(Algorithm):
     @classmethod
     def check_config(cls, cfg: Any, defaults: Any) -> None:
         name = cfg.model.algorithm
-        cls.refuse_changed(cfg, defaults, ("loss.name", "loss.penalty", "loss.gp_weight", "loss.clip",
-                                           "loss.n_critic", "loss.schedule", "train.reuse_fake"),
-                           f"{name} has its own objective and schedule (see `ganforge list algorithms`)")
-        if cfg.train.eval_every:
-            raise ConfigError(f"config key 'train.eval_every' = {cfg.train.eval_every}: evaluation during training is not "
-                              f"available for model.algorithm={name} yet; set it to 0 and evaluate the run after "
-                              f"training with `ganforge evaluate RUN`")
+        cls.refuse_shared(cfg, defaults)
         if cfg.model.g or cfg.model.d or cfg.model.arch == "custom":
             raise ConfigError(f"config key 'model.g': your own networks are not available for model.algorithm={name} "
                               f"yet; use model.arch=unet")
         if cfg.model.arch != "unet":
             raise ConfigError(f"config key 'model.arch' = {cfg.model.arch!r}: model.algorithm={name} translates images "
                               f"with the unet family (U-Net G, PatchGAN D); use model.arch=unet")
+
+    @classmethod
+    def refuse_shared(cls, cfg: Any, defaults: Any) -> None:
+        """What no translation algorithm takes: another objective or schedule, evaluation during training."""
+        name = cfg.model.algorithm
+        cls.refuse_changed(cfg, defaults, OWN_OBJECTIVE,
+                           f"{name} has its own objective and schedule (see `ganforge list algorithms`)")
+        if cfg.train.eval_every:
+            raise ConfigError(f"config key 'train.eval_every' = {cfg.train.eval_every}: evaluation during training is not "
+                              f"available for model.algorithm={name} yet; set it to 0 and evaluate the run after "
+                              f"training with `ganforge evaluate RUN`")
 
     def networks(self, shape: tuple[int, ...], kind: str, prior: Any) -> dict[str, Any]:
         nets = super().networks(shape, kind, prior)
@@ -249,13 +253,7 @@ class CycleGAN(Translation):
 
     @classmethod
     def check_config(cls, cfg: Any, defaults: Any) -> None:
-        name = cfg.model.algorithm
-        cls.refuse_changed(cfg, defaults, ("loss.name", "loss.penalty", "loss.gp_weight", "loss.clip",
-                                           "loss.n_critic", "loss.schedule", "train.reuse_fake"),
-                           "cyclegan has its own objective (LSGAN, cycle and identity terms) and schedule")
-        if cfg.train.eval_every:
-            raise ConfigError(f"config key 'train.eval_every' = {cfg.train.eval_every}: evaluation during training is not "
-                              f"available for model.algorithm={name} yet; set it to 0 and evaluate after training")
+        cls.refuse_shared(cfg, defaults)
         if cfg.train.on_nonfinite == "rollback":
             raise ConfigError("config key 'train.on_nonfinite' = 'rollback': cyclegan's learning-rate schedule would "
                               "undo the rollback's lower rates; use stop and --resume")
