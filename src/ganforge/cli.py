@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import math
 import signal
@@ -51,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="value of the categorical latent code to generate (InfoGAN models)")
     g.add_argument("--g", default=None, metavar="FILE.py:FACTORY",
                    help="your own generator's factory, for runs trained with model.g (weights never run code)")
+    g.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                   help="truncation: scale the noise z by PSI in (0, 1] (codes and labels untouched; 1 = none)")
     g.add_argument("--out", required=True,
                    help="output: .png (plot or grid) or .npz (array x; y for conditional models; code and "
                         "code_cont for InfoGAN models)")
@@ -77,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--fake", default=None, help="two-set mode: the generated set")
     e.add_argument("--seed", type=int, default=0, help="noise seed of the generated samples and KID subsets")
     e.add_argument("--out", default=None, help="also write the results (JSON) here")
+    e.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                   help="sample with the noise scaled by PSI in (0, 1] (recorded in every protocol)")
     e.add_argument("--json", action="store_true", help="print the results as JSON instead of a summary")
     e.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference features")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -91,6 +96,33 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     tr.add_argument("--direction", default=None, choices=["a2b", "b2a"],
                     help="CycleGAN runs: a2b (G: A -> B) or b2a (F: B -> A); paired runs translate one way and take none")
+
+    for name, what in (("encode", "the encoder's posterior means and log-variances (an .npz: mu, logvar, names)"),
+                       ("reconstruct", "reconstructions G(mu(x)) (a folder, an .npz or one .png, as translate writes)")):
+        en = sub.add_parser(name, help=f"{name} images with a vae / vaegan run: {what}")
+        en.add_argument("source", help="run directory, checkpoint or exported generator of a vae or vaegan run")
+        en.add_argument("input", help="a folder of images, one image file, or an .npz with x (uint8 [N, H, W(, C)])")
+        en.add_argument("--out", required=True, help="output: " + what)
+        en.add_argument("--resize", action="store_true",
+                        help="resize inputs of another size (PIL bicubic) and convert their channels to the run's")
+        en.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
+
+    it = sub.add_parser("interpolate", help="a grid of rows walking between two z by spherical interpolation")
+    it.add_argument("source", help="run directory, checkpoint or exported generator of a noise-to-image run")
+    it.add_argument("--steps", type=int, default=8, help="images per row, both ends included (default 8)")
+    it.add_argument("--rows", type=int, default=8, help="rows, each between two random z (default 8)")
+    it.add_argument("--seed", type=int, default=0, help="noise seed of the rows' ends (default 0)")
+    it.add_argument("--between", nargs=2, default=None, metavar=("A", "B"),
+                    help="encoder runs: rows between the encoded images of A and of B (each an image, a folder or "
+                         "an .npz, as many images in each)")
+    it.add_argument("--g", default=None, metavar="FILE.py:FACTORY", help="your own generator's factory (model.g runs)")
+    it.add_argument("--out", required=True, help="output: .png (the grid) or .npz (x [rows * steps, ...], row-major)")
+
+    ex = sub.add_parser("export", help="export a trained generator to run elsewhere (ONNX)")
+    ex.add_argument("source", help="run directory, checkpoint or exported generator")
+    ex.add_argument("--format", default="onnx", choices=["onnx"], help="onnx (the only format so far)")
+    ex.add_argument("--g", default=None, metavar="FILE.py:FACTORY", help="your own generator's factory (model.g runs)")
+    ex.add_argument("--out", required=True, help="output file, .onnx")
 
     r = sub.add_parser("report", help="(re)draw a run's loss plot and the GIF of its sample pictures")
     r.add_argument("run", help="run directory")
@@ -141,7 +173,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
     gen = load_generator(a.source, G=a.g)
     gen.check_n(a.n)  # -n that cannot fit in memory, before anything is drawn
     y = gen.labels(a.n, a.cls)
-    draw = gen.draw(a.n, seed=a.seed, code=a.code)  # a bad --code fails here, before any sampling
+    draw = gen.draw(a.n, seed=a.seed, code=a.code, truncation=a.truncation)  # a bad --code fails here, first
     x = gen.decode(gen.sample_z(draw.z, y=y))
     if out.suffix == ".npz":
         arrays: dict[str, Any] = {"x": x} | ({"y": y.numpy()} if y is not None else {})
@@ -156,7 +188,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
         if gen.data_info["kind"] == "points" and gen.data_info["name"] in DATASETS:
             real = load_source(gen.data_info["name"]).reference(min(a.n, 2000))
         nrow = max(a.n // gen.num_classes, 1) if (gen.num_classes > 0 and a.cls is None) else None
-        picture(x, gen.data_info, out, real=real, title=f"{a.n} samples, seed {a.seed}", nrow=nrow)
+        trunc = f", truncation {a.truncation:g}" if a.truncation not in (None, 1.0) else ""
+        picture(x, gen.data_info, out, real=real, title=f"{a.n} samples, seed {a.seed}{trunc}", nrow=nrow)
     print(f"wrote {a.n} samples to {out}")
     return 0
 
@@ -186,6 +219,95 @@ def cmd_translate(a: argparse.Namespace) -> int:
     y = gen.translate(x, batch_size=a.batch_size, direction=direction)  # refuses other sizes or channel counts
     write_images(out, y, names)
     print(f"translated {len(y)} image(s) into {out}")
+    return 0
+
+
+def _encoder_inputs(a: argparse.Namespace) -> tuple[Any, Any, list[str]]:
+    """(generator with an encoder, uint8 images, names) for encode and reconstruct."""
+    from .imagefiles import read_images
+    from .sample import load_generator
+
+    if a.batch_size < 1:
+        raise GanforgeError(f"--batch-size must be >= 1, got {a.batch_size}")
+    gen = load_generator(a.source)
+    gen._encoder()  # a run without an encoder says which algorithms have one, before the inputs are read
+    c, h, w = gen.data_info["shape"]
+    x, names, _ = read_images(a.input, channels=c if a.resize else None, size=(h, w) if a.resize else None)
+    return gen, x, names
+
+
+def cmd_encode(a: argparse.Namespace) -> int:
+    from .checkpoint import atomic_write
+
+    out = Path(a.out)
+    if out.suffix.lower() != ".npz":
+        raise GanforgeError(f"--out '{out}' must end in .npz (arrays mu, logvar and names)")
+    writable_file(out, "--out")
+    gen, x, names = _encoder_inputs(a)
+    mu, logvar = gen.encode(x, batch_size=a.batch_size)  # refuses other sizes or channel counts
+    buf = io.BytesIO()
+    np.savez(buf, mu=mu, logvar=logvar, names=np.array(names))
+    atomic_write(out, buf.getvalue())
+    print(f"encoded {len(mu)} image(s) into {out} (mu, logvar: [{len(mu)}, {mu.shape[1]}])")
+    return 0
+
+
+def cmd_reconstruct(a: argparse.Namespace) -> int:
+    from .imagefiles import check_output, write_images
+
+    if Path(a.out).suffix.lower() not in ("", ".npz", ".png", ".jpg", ".jpeg"):
+        raise GanforgeError(f"--out '{a.out}' must be a folder, an .npz or (for one image) a .png")
+    gen, x, names = _encoder_inputs(a)
+    out = check_output(a.out, names)
+    y = gen.reconstruct(x, batch_size=a.batch_size)
+    write_images(out, y, names)
+    print(f"reconstructed {len(y)} image(s) into {out}")
+    return 0
+
+
+def cmd_interpolate(a: argparse.Namespace) -> int:
+    from .imagefiles import read_images
+    from .report import image_grid, save_image
+    from .sample import load_generator
+
+    out = Path(a.out)
+    if out.suffix not in OUT_FORMATS:
+        raise GanforgeError(f"--out '{out}' must end in .png or .npz")
+    writable_file(out, "--out")
+    for key, value, low in (("--steps", a.steps, 2), ("--rows", a.rows, 1)):
+        if value < low:
+            raise GanforgeError(f"{key} must be >= {low}, got {value}")
+    if not 0 <= a.seed < 2**63:
+        raise GanforgeError(f"--seed must be in 0..2^63-1, got {a.seed}")
+    gen = load_generator(a.source, G=a.g)
+    if gen.translates:
+        raise GanforgeError(f"'{a.source}' is a translation run (it takes images, not noise): interpolate works on "
+                            f"noise-to-image generators")
+    gen.check_n(a.rows * a.steps)
+    between = None
+    if a.between is not None:
+        gen._encoder()
+        c, h, w = gen.data_info["shape"]
+        between = tuple(read_images(spec, channels=c, size=(h, w))[0] for spec in a.between)
+    x = gen.decode(gen.interpolate(a.rows, a.steps, a.seed, between=between))
+    rows = len(x) // a.steps
+    if out.suffix == ".npz":
+        with open(out, "wb") as f:
+            np.savez(f, x=x)
+    elif gen.data_info["kind"] != "images":
+        raise GanforgeError(f"--out '{out}': a grid picture needs an image generator; use an .npz for points")
+    else:
+        save_image(image_grid(x, a.steps), out)
+    print(f"wrote {rows} row(s) of {a.steps} interpolated samples to {out}")
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    path = export_onnx(a.source, a.out, G=a.g, fmt=a.format)
+    print(f"wrote {path} (ONNX; `python -c \"import onnx; print(onnx.load('{path}').metadata_props)\"` shows "
+          f"its inputs and config)")
     return 0
 
 
@@ -232,7 +354,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if a.out:
         writable_file(a.out, "--out")
     results = evaluate(a.source, names, n=a.n, seed=a.seed, ref=a.ref, features=a.features, real=a.real,
-                       fake=a.fake, n_ref=a.n_ref, progress=not a.no_progress, use_cache=not a.no_cache, G=a.g)
+                       fake=a.fake, n_ref=a.n_ref, progress=not a.no_progress, use_cache=not a.no_cache, G=a.g,
+                       truncation=a.truncation)
     text = json.dumps(finite_or_null(results), indent=2, allow_nan=False)
     print(text if a.json else summary(results))
     if a.out:
@@ -283,6 +406,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "translate": cmd_translate,
+            "encode": cmd_encode, "reconstruct": cmd_reconstruct, "interpolate": cmd_interpolate, "export": cmd_export,
             "report": cmd_report,
             "list": cmd_list}
 

@@ -202,12 +202,27 @@ class Pix2PixConfig:
 
 
 @dataclass
+class VAEConfig:
+    kl_weight: float = 1.0
+    """Weight beta of the KL term KL(q(z|x) || N(0, I)) in the encoder's loss (the ELBO's 1); vae reads it too."""
+    gamma: float = 1.0
+    """VAE-GAN (Larsen et al. 2016): weight of the decoder's feature-wise reconstruction term against fooling D."""
+    feature_layer: int = 0
+    """VAE-GAN: D's layer whose activations measure reconstruction: the k-th LeakyReLU of D's trunk (1-based);
+    0 = the trunk's output (the features under D's logit)."""
+
+
+@dataclass
 class CycleGANConfig:
     cycle_weight: float = 10.0
     """Weight lambda of the cycle-consistency L1 terms |F(G(a)) - a| and |G(F(b)) - b| (Zhu et al. 2017: 10)."""
     identity_weight: float = 0.5
     """Weight of the identity terms |G(b) - b| and |F(a) - a|, as a fraction of cycle_weight (the paper's 0.5);
     0 when the domains' channel counts differ."""
+    fidelity_weight: float = 0.0
+    """Weight of the self-regularisation terms |G(a) - a| and |F(b) - b| (SimGAN, Shrivastava et al. 2017): keeps
+    each translation close to its input, so content (a digit's label) survives; not in CycleGAN (0); skipped when
+    the domains' channel counts differ."""
     pool_size: int = 50
     """Generated images kept per discriminator in the history pool (Shrivastava et al. 2017; the paper's 50)."""
     decay_from: float = 0.5
@@ -230,6 +245,7 @@ class Config:
     infogan: InfoGANConfig = field(default_factory=InfoGANConfig)
     pix2pix: Pix2PixConfig = field(default_factory=Pix2PixConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
+    vaegan: VAEConfig = field(default_factory=VAEConfig)
 
     # ---- conversions -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -434,10 +450,16 @@ def validate(cfg: Config) -> None:
     _check(0 <= m.unet_depth <= 8, "model.unet_depth", m.unet_depth, "0 (auto) or 1..8")
     _check(m.patch in (16, 34, 70, 142, 286), "model.patch", m.patch, "16 | 34 | 70 | 142 | 286 (pixels)")
     _check(0 <= m.res_blocks <= 64, "model.res_blocks", m.res_blocks, "0..64 (the paper: 6 or 9)")
+    v = cfg.vaegan
+    _check(v.kl_weight > 0 and math.isfinite(v.kl_weight), "vaegan.kl_weight", v.kl_weight, "must be > 0")
+    _check(v.gamma >= 0 and math.isfinite(v.gamma), "vaegan.gamma", v.gamma, "must be >= 0")
+    _check(v.feature_layer >= 0, "vaegan.feature_layer", v.feature_layer, "0 (D's trunk output) or a layer 1, 2, ...")
     cg = cfg.cyclegan
     _check(cg.cycle_weight >= 0 and math.isfinite(cg.cycle_weight), "cyclegan.cycle_weight", cg.cycle_weight, "must be >= 0")
     _check(cg.identity_weight >= 0 and math.isfinite(cg.identity_weight), "cyclegan.identity_weight",
            cg.identity_weight, "must be >= 0 (a fraction of cyclegan.cycle_weight)")
+    _check(cg.fidelity_weight >= 0 and math.isfinite(cg.fidelity_weight), "cyclegan.fidelity_weight",
+           cg.fidelity_weight, "must be >= 0 (0: off, as in CycleGAN)")
     _check(0 <= cg.pool_size <= 10000, "cyclegan.pool_size", cg.pool_size, "0 (no pool) .. 10000")
     _check(0.0 <= cg.decay_from <= 1.0, "cyclegan.decay_from", cg.decay_from, "must be in [0, 1] (1: no decay)")
     _check(cg.schedule_steps >= 0, "cyclegan.schedule_steps", cg.schedule_steps, "must be >= 0 (0: train.steps)")
@@ -539,7 +561,7 @@ def validate_algorithm(cfg: Config) -> None:
         raise ConfigError(f"config key 'model.algorithm': {registries.lookup_error(registries.ALGORITHMS, name)}")
     defaults = Config()
     for sec in SECTIONS:
-        if sec in registries.ALGORITHMS and sec != name:
+        if sec in registries.ALGORITHMS and sec != name and (sec, name) not in SHARED_OPTIONS:
             for f in dataclasses.fields(getattr(cfg, sec)):
                 value = getattr(getattr(cfg, sec), f.name)
                 if value != getattr(getattr(defaults, sec), f.name):
@@ -549,6 +571,7 @@ def validate_algorithm(cfg: Config) -> None:
     registries.ALGORITHMS.get(name).check_config(cfg, defaults)
 
 
+SHARED_OPTIONS = {("vaegan", "vae")}  # (section, algorithm): model.algorithm=vae reads vaegan.kl_weight
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")
 IN_MEMORY_SOURCES = ("tensor", "dataloader")
 PATH_DATASETS = ("folder", "npz", "idx")  # kinds whose name must carry a path  # data handed to ganforge.fit(), not loaded by name

@@ -290,12 +290,14 @@ def _sample_metric(fake: SampleSet, real: SampleSet, progress: bool) -> tuple[di
 
 def evaluate(source: str | os.PathLike | None = None, metrics: Any = None, n: int | None = None, seed: int = 0,
              ref: str = "test", features: str | None = None, real: str | None = None, fake: str | None = None,
-             n_ref: int | None = None, progress: bool = True, use_cache: bool = True, G: Any = None
-             ) -> list[dict[str, Any]]:
+             n_ref: int | None = None, progress: bool = True, use_cache: bool = True, G: Any = None,
+             truncation: float | None = None) -> list[dict[str, Any]]:
     """Evaluate a trained generator (SOURCE) against its dataset's `ref` split, or a `fake` set against a
     `real` set. Defaults: fid, kid, pr, dc with Inception features for images (and is for 1-channel
     images); modes for toy points;
-    n = 10,000 images (26,000 for stacked MNIST) or 2,500 points; n_ref = n (capped at the set's size)."""
+    n = 10,000 images (26,000 for stacked MNIST) or 2,500 points; n_ref = n (capped at the set's size).
+    truncation psi scales the generator's noise (Generator.draw) and is recorded in every protocol; `recon`
+    measures an encoder run's reconstructions of the `ref` split instead of samples."""
     if ref not in ("train", "test"):
         raise ConfigError(f"--ref must be train or test, got '{ref}'")
     for key, value in (("--n", n), ("--n-ref", n_ref)):
@@ -306,7 +308,9 @@ def evaluate(source: str | os.PathLike | None = None, metrics: Any = None, n: in
     if source is not None:
         if real is not None or fake is not None:
             raise ConfigError("give either a generator SOURCE or --real and --fake, not both")
-        return _evaluate_generator(source, metrics, n, seed, ref, features, n_ref, progress, use_cache, G)
+        return _evaluate_generator(source, metrics, n, seed, ref, features, n_ref, progress, use_cache, G, truncation)
+    if truncation is not None:
+        raise ConfigError("--truncation applies to a generator SOURCE, not to --real / --fake sets")
     if real is None or fake is None:
         raise ConfigError("give a generator SOURCE (run directory, checkpoint or export), or both --real and --fake")
     fake_set = load_set(fake, n)
@@ -325,9 +329,13 @@ def reference_name(data_name: str, ref: str) -> tuple[str, str]:
 
 
 def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref: str, features: str | None,
-                        n_ref: int | None, progress: bool, use_cache: bool, G: Any) -> list[dict[str, Any]]:
-    from .sample import load_generator
+                        n_ref: int | None, progress: bool, use_cache: bool, G: Any, truncation: float | None = None
+                        ) -> list[dict[str, Any]]:
+    from .sample import check_truncation, load_generator
+    check_truncation(truncation)
     gen = load_generator(source, G=G)
+    if truncation is not None and gen.translates:
+        raise ConfigError("--truncation scales a generator's noise; a translation run takes images, not noise: drop it")
     if gen.translates and "b2a" in gen.directions:
         return evaluate_cycle(gen, metrics, n, seed, ref, features, n_ref, progress,
                               {"generator": str(source), "generator_step": gen.step, "weights": "G_ema, F_ema"})
@@ -344,29 +352,56 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
             raise ConfigError(f"metric '{name}' measures model.algorithm={needs} models; '{source}' was trained with "
                               f"model.algorithm={cfg.model.algorithm}")
     data_name = cfg.data.name
+    ref_spec, split = reference_name(data_name, ref)
+    extra = {"generator": str(source), "generator_step": gen.step, "weights": "G_ema",
+             "truncation": 1.0 if truncation is None else truncation}
+    recon = [r for name in list(ms) if name == "recon" for r in [ms.pop(name)]]
+    if recon and truncation is not None:
+        raise ConfigError("--truncation does not apply to metric 'recon' (reconstructions decode encoded images)")
+    results = evaluate_reconstruction(gen, n, ref_spec, split, cfg, {**extra, "weights": "E_ema, G_ema"}) if recon else []
+    if not ms:
+        return results
     n = n or default_n(kind, data_name)
     check_counts(ms, n, n_ref)
     gen.check_n(n)
-    ref_spec, split = reference_name(data_name, ref)
-    return evaluate_samples(gen, ms, ex_name, n, seed, ref_spec, split, cfg, n_ref, progress, use_cache,
-                            {"generator": str(source), "generator_step": gen.step, "weights": "G_ema"})
+    return results + evaluate_samples(gen, ms, ex_name, n, seed, ref_spec, split, cfg, n_ref, progress, use_cache,
+                                      extra, truncation=truncation)
+
+
+def evaluate_reconstruction(gen: Any, n: int | None, ref_spec: str, split: str, cfg: Config,
+                            extra: dict[str, Any]) -> list[dict[str, Any]]:
+    """Metric `recon` of an encoder run: the first n images of the reference split (default: all) encoded to
+    their posterior means and decoded, G(mu(x)), against themselves."""
+    if not gen.has_encoder:
+        from .nets.build import ENCODING
+        raise ConfigError(f"metric 'recon' measures reconstructions: it needs a run of model.algorithm="
+                          f"{' or '.join(ENCODING)} (this one has no encoder)")
+    src = load_source(ref_spec, cfg.data)
+    x, labels = _nhwc(src, min(n or len(src.x), len(src.x)))
+    values = METRICS.get("recon").compute(gen.reconstruct(x), x, labels)
+    return [{"metric": "recon", **values,
+             "protocol": {"reference": ref_spec, "split": split, "n": len(x), "images": "the first n of the split, in "
+                          "order", "what": "G_ema(mu(x)) with mu from E_ema; MSE in [0, 1] units; PSNR data range 255",
+                          "classifier": "ganforge's MNIST classifier", "ganforge_version": __version__, **extra}}]
 
 
 def evaluate_samples(gen: Any, ms: dict[str, Metric], ex_name: str, n: int, seed: int, ref_spec: str, split: str,
                      cfg: Config, n_ref: int | None = None, progress: bool = True, use_cache: bool = True,
-                     extra: dict[str, Any] | None = None, real_set: SampleSet | None = None) -> list[dict[str, Any]]:
+                     extra: dict[str, Any] | None = None, real_set: SampleSet | None = None,
+                     truncation: float | None = None) -> list[dict[str, Any]]:
     """Sample n from a Generator (classes balanced for conditional ones) and measure against ref_spec
     (or against real_set when given)."""
-    fake_set = generated_set(gen, n, seed)
+    fake_set = generated_set(gen, n, seed, truncation)
     real_set = real_set or reference_set(ref_spec, split, fake_set.kind, n_ref or n, cfg)
     return measure(fake_set, real_set, ms, ex_name, seed, progress, use_cache, extra, generator=gen)
 
 
-def generated_set(gen: Any, n: int, seed: int) -> SampleSet:
+def generated_set(gen: Any, n: int, seed: int, truncation: float | None = None) -> SampleSet:
     """n samples of a Generator (classes balanced for conditional ones), decoded to uint8 images or points."""
     if n < 2:
         raise ConfigError(f"need at least 2 generated samples, got n={n}")
-    return SampleSet(f"generator step {gen.step}", gen.decode(gen.sample(n, seed=seed, y=gen.labels(n))),
+    x = gen.sample(n, seed=seed, y=gen.labels(n), truncation=truncation)
+    return SampleSet(f"generator step {gen.step}", gen.decode(x),
                      gen.data_info["kind"])
 
 

@@ -1,6 +1,7 @@
 """Trained generators: sampling, exports, and loading from a run, checkpoint or export file."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from .config import Config, is_custom
 from .data.source import decode
 from .errors import CheckpointError, ConfigError
 from .nets.adapt import adapt_generator, from_model_layout, to_model_layout
-from .nets.build import build_networks
+from .nets.build import ENCODING, build_networks
 from .nets.keras import as_torch
 from .priors import ImageInput, NoisePrior, from_description
 from .resources import require
@@ -54,13 +55,18 @@ class Generator:
         """Whether the prior has latent codes (InfoGAN)."""
         return self.prior.q_dim > 0
 
-    def draw(self, n: int, seed: int | None = None, code: Any = None) -> Any:
-        """The prior's draw for n samples (z, and the codes): what sample() feeds G."""
+    def draw(self, n: int, seed: int | None = None, code: Any = None, truncation: float | None = None) -> Any:
+        """The prior's draw for n samples (z, and the codes): what sample() feeds G. truncation psi in (0, 1]
+        scales the noise part of z by psi (the codes are left alone); 1 or None draws plainly."""
         self.check_n(n)
+        check_truncation(truncation)
         if seed is not None and not 0 <= seed < 2**63:
             raise ConfigError(f"seed must be in 0..2^63-1, got {seed}")
         seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
-        return self.prior.draw(n, generator=torch.Generator().manual_seed(seed), code=code)
+        draw = self.prior.draw(n, generator=torch.Generator().manual_seed(seed), code=code)
+        if truncation is not None and truncation != 1.0:
+            draw.z[:, :self.prior.z_dim] *= truncation
+        return draw
 
     def check_n(self, n: int) -> None:
         """n samples must be >= 1 and fit in memory at once (the noise, the samples in model space and
@@ -75,10 +81,10 @@ class Generator:
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, y: Any = None, batch_size: int = 1024,
-               code: Any = None) -> torch.Tensor:
+               code: Any = None, truncation: float | None = None) -> torch.Tensor:
         """n samples in model space (a CPU tensor); a seed makes them reproducible. code fixes the
-        categorical latent code (InfoGAN generators only)."""
-        return self.sample_z(self.draw(n, seed, code).z, y, batch_size)
+        categorical latent code (InfoGAN generators only); truncation psi scales the noise (see draw)."""
+        return self.sample_z(self.draw(n, seed, code, truncation).z, y, batch_size)
 
     @torch.no_grad()
     def sample_z(self, z: torch.Tensor, y: Any = None, batch_size: int = 1024) -> torch.Tensor:
@@ -112,6 +118,95 @@ class Generator:
         k = self.prior.categorical
         return q[:, :k].argmax(1), q[:, k:]
 
+    # ---- encoders (vae, vaegan) ----------------------------------------------------------------
+    @property
+    def has_encoder(self) -> bool:
+        """Whether the run carries an encoder E (model.algorithm=vae or vaegan)."""
+        return "E" in self.nets
+
+    def images_in(self, images: Any, shape: tuple[int, ...], what: str, hint: str) -> np.ndarray:
+        """uint8 images [N, H, W, C] (or [N, H, W]) checked against shape (C, H, W); what names them."""
+        x = np.asarray(images)
+        if x.ndim == 3:
+            x = x[..., None]
+        c, h, w = shape
+        if x.dtype != np.uint8:
+            raise ConfigError(f"{what}: uint8 images (0..255) are needed, got {x.dtype}")
+        if x.ndim != 4 or tuple(x.shape[1:]) != (h, w, c) or len(x) == 0:
+            raise ConfigError(f"the inputs have shape {list(x.shape[1:]) if x.ndim == 4 else list(x.shape)} (H, W, C) "
+                              f"but the run was trained on {what} of shape {[h, w, c]}: give {w}x{h} images with {c} "
+                              f"channel(s) ({hint})")
+        return x
+
+    def run_images(self, net: nn.Module, x: np.ndarray, batch_size: int) -> list[Any]:
+        """net (eval mode) on uint8 images [N, H, W, C] scaled to [-1, 1], in batches; its outputs on the CPU."""
+        device = next(net.parameters()).device
+        was_training = net.training
+        net.eval()
+        out = []
+        try:
+            for i in range(0, len(x), batch_size):
+                t = torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).permute(0, 3, 1, 2).float()
+                r = net(t.div(127.5).sub(1.0).to(device))
+                out.append(tuple(o.float().cpu() for o in r) if isinstance(r, tuple) else r.float().cpu())
+        finally:
+            net.train(was_training)
+        return out
+
+    def _encoder(self) -> nn.Module:
+        if not self.has_encoder:
+            algo = self.config.get("model", {}).get("algorithm", "gan")
+            raise ConfigError(f"this run (model.algorithm={algo}) has no encoder: encode and reconstruct need a run "
+                              f"of model.algorithm={' or '.join(ENCODING)}")
+        return self.nets["E"]
+
+    @torch.no_grad()
+    def encode(self, images: Any, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """The encoder's (mu, log sigma^2) of q(z | x), float32 [N, z_dim] each, for uint8 images [N, H, W, C]
+        of the run's shape; deterministic (the posterior's parameters, not a draw)."""
+        E = self._encoder()
+        x = self.images_in(images, tuple(self.data_info["shape"]), "images", "`--resize` resizes and converts them")
+        require(len(x) * 8 * math.prod(self.data_info["shape"]), f"{len(x)} images", "cpu", "encode fewer at a time")
+        out = self.run_images(E, x, batch_size)
+        return torch.cat([o[0] for o in out]).numpy(), torch.cat([o[1] for o in out]).numpy()
+
+    @torch.no_grad()
+    def reconstruct(self, images: Any, batch_size: int = 256) -> np.ndarray:
+        """G(mu(x)): the decoder on the encoder's posterior means, uint8 [N, H, W, C]."""
+        mu, _ = self.encode(images, batch_size)
+        return self.decode(self.sample_z(torch.from_numpy(mu), batch_size=batch_size))
+
+    @torch.no_grad()
+    def interpolate(self, rows: int = 8, steps: int = 8, seed: int = 0, between: Any = None,
+                    y: Any = None) -> torch.Tensor:
+        """rows x steps samples in model space, row-major: each row walks from one z to another by spherical
+        interpolation (slerp) of the noise part, its first and last the samples of the two z. Conditional
+        generators keep one class along a row (class r mod C, or y), InfoGAN ones the row's codes. between =
+        (images_a, images_b), uint8 [R, H, W, C] each: rows between the encoded posterior means (encoder runs)."""
+        if steps < 2:
+            raise ConfigError(f"--steps must be >= 2 (the two ends), got {steps}")
+        if between is not None:
+            a, b = (torch.from_numpy(self.encode(imgs)[0]) for imgs in between)
+            if len(a) != len(b):
+                raise ConfigError(f"--between: {len(a)} and {len(b)} images; give as many of each")
+            z0, z1 = a, b
+        else:
+            if rows < 1:
+                raise ConfigError(f"rows must be >= 1, got {rows}")
+            ends = self.draw(2 * rows, seed).z
+            z0, z1 = ends[:rows], ends[rows:].clone()
+            z1[:, self.prior.z_dim:] = z0[:, self.prior.z_dim:]  # codes fixed along a row
+        rows = len(z0)
+        t = torch.linspace(0, 1, steps)
+        k = self.prior.z_dim
+        walk = slerp(z0[:, None, :k], z1[:, None, :k], t[None, :, None])
+        z = torch.cat([walk, z0[:, None, k:].expand(-1, steps, -1)], 2).reshape(rows * steps, -1)
+        labels = None
+        if self.num_classes:
+            per_row = torch.arange(rows) % self.num_classes if y is None else self.labels(rows, y)
+            labels = per_row.repeat_interleave(steps)
+        return self.sample_z(z, labels)
+
     @property
     def translates(self) -> bool:
         """Whether this generator translates input images (pix2pix, regression) rather than drawing from noise."""
@@ -139,28 +234,12 @@ class Generator:
                 f"give one of {' | '.join(self.directions)}"
             raise ConfigError(f"--direction {direction!r}: {fits}")
         net = self.nets["F"] if direction == "b2a" else self.G
-        x = np.asarray(images)
-        if x.ndim == 3:
-            x = x[..., None]
         c, h, w = self.input_shape(direction)
-        if x.dtype != np.uint8:
-            raise ConfigError(f"translate takes uint8 images (0..255), got {x.dtype}")
-        if x.ndim != 4 or tuple(x.shape[1:]) != (h, w, c) or len(x) == 0:
-            what = "inputs" if len(self.directions) == 1 else f"domain {'B' if direction == 'b2a' else 'A'}'s images"
-            raise ConfigError(f"the inputs have shape {list(x.shape[1:]) if x.ndim == 4 else list(x.shape)} (H, W, C) "
-                              f"but the run was trained on {what} of shape {[h, w, c]}: give {w}x{h} images with {c} "
-                              f"channel(s) (`ganforge translate --resize` resizes and converts them)")
+        what = "inputs" if len(self.directions) == 1 else f"domain {'B' if direction == 'b2a' else 'A'}'s images"
+        x = self.images_in(images, (c, h, w), what, "`ganforge translate --resize` resizes and converts them")
         require(len(x) * 8 * h * w * (c + self.data_info["shape"][0]), f"{len(x)} images", "cpu",
                 "translate fewer images at a time")
-        device = next(net.parameters()).device
-        was_training = net.training
-        net.eval()
-        out = []
-        for i in range(0, len(x), batch_size):
-            t = torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).permute(0, 3, 1, 2).float()
-            out.append(decode(net(t.div(127.5).sub(1.0).to(device)).float().cpu(), "images"))
-        net.train(was_training)
-        return np.concatenate(out)
+        return np.concatenate([decode(o, "images") for o in self.run_images(net, x, batch_size)])
 
     def decode(self, x: torch.Tensor) -> np.ndarray:
         """Model space (in self.layout) -> data units: coordinates for points, uint8 HWC for images."""
@@ -176,6 +255,25 @@ class Generator:
                                "algorithm": self.config.get("model", {}).get("algorithm", "gan"),
                                "prior": self.prior.describe(),
                                "nets": {role: net.state_dict() for role, net in self.nets.items()}}, "generator")
+
+
+def check_truncation(psi: float | None) -> None:
+    if psi is not None and not (0.0 < psi <= 1.0):
+        raise ConfigError(f"--truncation {psi}: psi must be in (0, 1] (z is scaled by psi; 1 = no truncation)")
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between vectors a and b (last dimension) at fractions t; linear where they are
+    (nearly) parallel. slerp(a, b, 0) = a and slerp(a, b, 1) = b."""
+    cos = (a * b).sum(-1, keepdim=True) / (a.norm(dim=-1, keepdim=True) * b.norm(dim=-1, keepdim=True)).clamp_min(1e-12)
+    omega = torch.arccos(cos.clamp(-1.0, 1.0))
+    so = torch.sin(omega)
+    safe = so.abs() > 1e-6
+    sw = torch.where(safe, so, torch.ones_like(so))
+    wa = torch.where(safe, torch.sin((1 - t) * omega) / sw, 1 - t)
+    wb = torch.where(safe, torch.sin(t * omega) / sw, t)
+    out = wa * a + wb * b
+    return torch.where(t == 0, a.expand_as(out), torch.where(t == 1, b.expand_as(out), out))
 
 
 def find_source_file(source: str | os.PathLike) -> Path:
@@ -239,8 +337,8 @@ def load_generator(source: str | os.PathLike, G: Any = None, device: str = "cpu"
         net.load_state_dict(state)
         if tree["__kind__"] == "checkpoint" and prior.q_dim:
             extra = {"D": tree["D"]}  # InfoGAN: Q shares D's trunk
-        if tree["__kind__"] == "checkpoint" and "F_ema" in tree:
-            extra = {"F": tree["F_ema"]}  # CycleGAN: F maps B back to A
+        if tree["__kind__"] == "checkpoint":  # CycleGAN's F maps B back to A; vae/vaegan's E encodes images
+            extra.update({role: tree[f"{role}_ema"] for role in ("F", "E") if f"{role}_ema" in tree})
         for role, sd in extra.items():
             built[role].load_state_dict(sd)
             nets[role] = built[role].to(device).eval().requires_grad_(False)

@@ -26,7 +26,8 @@ from .modes import mode_coverage
 HIGHER_IS_BETTER = {"fid": False, "kid": False, "kid_std": False, "precision": True, "recall": True,
                     "density": True, "coverage": True, "is": True, "is_std": False, "modes": True, "kl": False,
                     "reverse_kl": False, "hq_pct": True, "psnr": True, "ssim": True, "l1": False, "accuracy": True,
-                    "cycle_psnr": True, "cycle_l1": False}
+                    "cycle_psnr": True, "cycle_l1": False, "recon_accuracy": True, "recon_mse": False,
+                    "recon_psnr": True}
 
 
 @dataclass(frozen=True)
@@ -120,3 +121,18 @@ def _cycle(back: np.ndarray, originals: np.ndarray, labels: Any) -> dict[str, An
 
 METRICS.register("cycle", Metric("pairs", _cycle, ("cycle_psnr", "cycle_l1"), params={"paired": True, "cycle": True}),
                  help="CycleGAN: reconstruction F(G(a)) against a: PSNR (dB, capped at 100) and L1 (/255)")
+
+
+def _recon(recon: np.ndarray, originals: np.ndarray, labels: Any) -> dict[str, Any]:
+    from .paired import classifier_accuracy, psnr
+    values = {"recon_mse": float(np.mean(((recon.astype(np.float64) - originals) / 255.0) ** 2)),
+              "recon_psnr": psnr(recon, originals)}
+    if labels is not None and recon.shape[1:] == (28, 28, 1):
+        values["recon_accuracy"] = classifier_accuracy(recon, labels)
+    return values
+
+
+METRICS.register("recon", Metric("pairs", _recon, ("recon_mse", "recon_psnr", "recon_accuracy"),
+                                 params={"paired": True, "encoder": True}),
+                 help="vae / vaegan: reconstructions G(mu(x)) of the test images: pixel MSE (in [0, 1] units), PSNR, "
+                      "and for 28x28 digits the MNIST classifier's accuracy on them against the true labels")

@@ -9,7 +9,9 @@ from torch import nn
 
 from ..config import Config
 from ..registries import NETWORKS
-from .heads import QDiscriminator
+from .heads import GaussianEncoder, QDiscriminator
+
+ENCODING = ("vae", "vaegan")  # the algorithms whose networks include an encoder E (role E)
 
 
 def generator_output(cfg: Config, kind: str) -> str:
@@ -38,6 +40,8 @@ def build_networks(cfg: Config, shape: tuple[int, ...], kind: str, num_classes: 
     G, D = build(m, tuple(shape), num_classes, generator_output(cfg, kind))
     if prior.q_dim:
         D = QDiscriminator(D, prior.q_dim)
+    if cfg.model.algorithm in ENCODING:  # an encoder on the trunk of a second D of the family
+        return {"G": G, "D": D, "E": GaussianEncoder(build(m, tuple(shape), 0, "linear")[1], prior.dim)}
     return {"G": G, "D": D}
 
 

@@ -181,7 +181,7 @@ def update_together(st: TrainState, losses: dict[str, torch.Tensor]) -> None:
     one graph (backward restricted to that optimiser's parameters), checked; then every optimiser steps."""
     for i, (name, loss) in enumerate(losses.items()):
         st.opts[name].zero_grad(set_to_none=True)
-        loss.backward(inputs=st.params_of(name), retain_graph=i < len(losses) - 1)
+        loss.backward(inputs=[p for p in st.params_of(name) if p.requires_grad], retain_graph=i < len(losses) - 1)
         check_grads(st, name, loss)
     for name in losses:
         st.opts[name].step()

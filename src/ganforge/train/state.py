@@ -385,7 +385,8 @@ def check_shapes(nets: dict[str, nn.Module], algorithm: Algorithm, prior: Any, s
     Returns the activation elements per sample of G's and of D's forward pass (for the memory check)."""
     if algorithm.translates:
         return algorithm.check_shapes(nets, source, device)
-    G, D = nets["G"], nets["D"]
+    G = nets["G"]  # no discriminator (vae): its other network is run on G's output (the encoder)
+    D = nets["D"] if "D" in nets else nets[next(role for role in nets if role != "G")]
     g = torch.Generator().manual_seed(0)
     z = prior.draw(2, generator=g).z.to(device)
     y = torch.zeros(2, dtype=torch.long, device=device) if num_classes > 0 else None
@@ -407,9 +408,13 @@ def check_shapes(nets: dict[str, nn.Module], algorithm: Algorithm, prior: Any, s
         except Exception as e:
             raise ConfigError(f"the discriminator failed on samples of shape {list(fake.shape)}: "
                               f"{type(e).__name__}: {e}") from None
-        algorithm.check_output(out, fake)
+        if "D" in nets:
+            algorithm.check_output(out, fake)
     finally:
         G.train(modes[0]), D.train(modes[1])
+    check_extra = getattr(algorithm, "check_extra", None)
+    if check_extra is not None:
+        check_extra(nets, source, device)
     return g_count.elements // 2, d_count.elements // 2
 
 

@@ -234,7 +234,8 @@ class CycleGAN(Translation):
     """CycleGAN (Zhu et al. 2017, arXiv 1703.10593). Roles: G (A -> B), F (B -> A), D (D_B, judges B) and D_A.
     Per step, on a batch a of A and b of B:
         L_G = MSE(D_B(G(a)), 1) + MSE(D_A(F(b)), 1) + lambda (|F(G(a)) - a| + |G(F(b)) - b|)
-              + identity x lambda (|G(b) - b| + |F(a) - a|)          (one optimiser for G and F)
+              + identity x lambda (|G(b) - b| + |F(a) - a|) + fidelity (|G(a) - a| + |F(b) - b|)
+                                                                      (one optimiser for G and F)
         L_D = 1/2 [MSE(D_B(b), 1) + MSE(D_B(pool_B(G(a))), 0)] + the same for D_A   (one for both Ds)
     G's update first, then the discriminators' on images from the history pools. Both learning rates stay
     constant, then decay linearly to 0 from cyclegan.decay_from x train.steps to the end."""
@@ -248,7 +249,8 @@ class CycleGAN(Translation):
                               "data.name (domain A) and data.name_b (domain B)")
         c, h, w = source.input_shape
         self.input = ImageInput(int(c), int(h), int(w))
-        self.identity = self.cfg.cyclegan.identity_weight > 0 and tuple(source.shape) == tuple(source.input_shape)
+        self.same_channels = tuple(source.shape) == tuple(source.input_shape)
+        self.identity = self.cfg.cyclegan.identity_weight > 0 and self.same_channels
         self.pools = {"A": HistoryPool(self.cfg.cyclegan.pool_size), "B": HistoryPool(self.cfg.cyclegan.pool_size)}
 
     @classmethod
@@ -322,6 +324,10 @@ class CycleGAN(Translation):
             if self.identity:
                 identity = l1(G(b), b) + l1(F(a), a)
                 g_loss = g_loss + cg.identity_weight * cg.cycle_weight * identity
+            fidelity = torch.zeros((), device=a.device)
+            if self.same_channels and cg.fidelity_weight > 0:
+                fidelity = l1(fake_b, a) + l1(fake_a, b)
+                g_loss = g_loss + cg.fidelity_weight * fidelity
         update("G", g_loss)
         D_B.requires_grad_(True), D_A.requires_grad_(True)
         shown_b, shown_a = self.pools["B"].query(fake_b.detach()), self.pools["A"].query(fake_a.detach())
@@ -333,7 +339,8 @@ class CycleGAN(Translation):
         update("D", d_loss)
         with torch.no_grad():
             return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "g_adv": adv.detach(),
-                    "cycle": cycle.detach(), "identity": identity.detach(), "D_B(b)": real_b.detach().float().mean(),
+                    "cycle": cycle.detach(), "identity": identity.detach(),
+                    "fidelity": fidelity.detach(), "D_B(b)": real_b.detach().float().mean(),
                     "D_A(a)": real_a.detach().float().mean(), "lr_factor": torch.tensor(factor)}
 
     # ---- pictures: A -> B -> A and B -> A -> B rows --------------------------------------------------------
