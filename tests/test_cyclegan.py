@@ -87,7 +87,8 @@ def test_cyclegan_learns_the_inverted_grey_levels(inverted, tmp_path):
     run = tmp_path / "inv"
     ganforge.train("digits28-mnist-cyclegan", ["model.width=8", "model.res_blocks=2", "data.batch_size=16",
                                                 f"data.name={a_spec}", f"data.name_b={b_spec}", "train.steps=300",
-                                                "cyclegan.identity_weight=0",
+                                                "cyclegan.identity_weight=0", "cyclegan.fidelity_weight=0",
+                                                "model.patch=34",  # the paper's recipe: fidelity would pull G to a
                                                 "train.progress=false", "train.sample_every=300",
                                                 "train.ckpt_every=300"], run_dir=run)
     gen = load_generator(run)
@@ -153,6 +154,22 @@ def test_translate_both_ways_and_what_direction_fits(tiny_cycle, inverted, tmp_p
     r = run_cli(["translate", str(paired), str(tmp_path / "in.npz"), "--out", str(tmp_path / "z.npz"),
                  "--direction", "a2b"], cli_env, tmp_path)
     assert r.returncode == 2 and "drop --direction" in r.stderr and not (tmp_path / "z.npz").exists()
+
+
+def test_fidelity_term_is_logged_and_off_by_default(tiny_cycle, inverted, tmp_path):
+    """The preset's fidelity 5 adds |G(a) - a| + |F(b) - b| (logged, > 0); cyclegan.fidelity_weight=0 (the
+    default, the paper's objective) logs 0."""
+    logs = [json.loads(line) for line in (tiny_cycle / "log.jsonl").read_text().splitlines()]
+    assert logs and all(r["fidelity"] > 0 for r in logs)
+    a_spec, b_spec, _ = inverted
+    run = ganforge.train("digits28-mnist-cyclegan", SMALL + [f"data.name={a_spec}", f"data.name_b={b_spec}",
+                                                            "train.steps=2", "cyclegan.fidelity_weight=0"],
+                         run_dir=tmp_path / "off")
+    assert all(r["fidelity"] == 0 for r in run.history)
+    assert ganforge.resolve("digits28-mnist-cyclegan", []).cyclegan.fidelity_weight == 5.0
+    assert ganforge.resolve("mnist-colour-cyclegan", []).cyclegan.fidelity_weight == 0.0
+    with pytest.raises(ConfigError, match="cyclegan.fidelity_weight"):
+        ganforge.resolve("digits28-mnist-cyclegan", ["cyclegan.fidelity_weight=-1"])
 
 
 def test_evaluate_a_cycle_run_records_its_protocol(tiny_cycle):

@@ -51,7 +51,7 @@ def test_vaegan_learns_to_reconstruct_and_sample(tmp_path):
     # noise images, so an untrained G scores only ~124; the 1,500-step preset reaches 48 with 2,000 samples)
     assert mse1 < 0.3 * mse0, scores
     assert fid1 < 0.95 * fid0, scores
-    assert (tmp_path / "end" / "reconstructions.png").is_file()
+    assert (tmp_path / "end" / "reconstructions.png").is_file() and (tmp_path / "end" / "interpolations.png").is_file()
 
 
 @needs_mnist

@@ -92,9 +92,12 @@ class Autoencoding(Algorithm):
         return mu.float(), logvar, reparameterise(mu.float(), logvar)
 
     def pictures(self, st: Any, out_dir: Any) -> list[Any]:
-        """reconstructions.png: rows of test images (input | reconstruction pairs)."""
-        return [reconstructions_png(st.generator(), st.source, Path(out_dir) / "reconstructions.png",
-                                    f"{st.cfg.name} step {st.step}: input | reconstruction")]
+        """reconstructions.png: rows of test images (input | reconstruction pairs); interpolations.png: rows
+        walking between the codes of two test images (the first and last tiles decode those two codes)."""
+        gen, out_dir = st.generator(), Path(out_dir)
+        return [reconstructions_png(gen, st.source, out_dir / "reconstructions.png",
+                                    f"{st.cfg.name} step {st.step}: input | reconstruction"),
+                interpolations_png(gen, st.source, out_dir / "interpolations.png")]
 
 
 @ALGORITHMS.register("vae", help="variational autoencoder: encoder E (Gaussian head on D's trunk), decoder G, "
@@ -193,10 +196,9 @@ class VAEGAN(Autoencoding):
         return (True, True) if not (train_d or train_g) else (train_d, train_g)
 
 
-def reconstructions_png(gen: Any, source: Any, path: Path, title: str, n: int = 32) -> Path:
-    """Input | reconstruction pairs of n held-out images (the training data's when it has no test split)."""
+def held_out(source: Any, n: int) -> Any:
+    """The first n held-out images (the training data's when it has no test split), uint8 NHWC."""
     from ...data.source import HAS_TEST_SPLIT, load_source, parse_name
-    from ...report import panels_png
 
     src = source
     if parse_name(source.name)[0] in HAS_TEST_SPLIT and "@" not in source.name:
@@ -204,5 +206,21 @@ def reconstructions_png(gen: Any, source: Any, path: Path, title: str, n: int = 
             src = load_source(f"{source.name}@test")
         except Exception:  # noqa: BLE001  (pictures fall back to training images)
             src = source
-    x = src.reference(n)
+    return src.reference(n)
+
+
+def reconstructions_png(gen: Any, source: Any, path: Path, title: str, n: int = 32) -> Path:
+    """Input | reconstruction pairs of n held-out images."""
+    from ...report import panels_png
+
+    x = held_out(source, n)
     return panels_png([("input", x), ("reconstruction", gen.reconstruct(x))], path, nrow=4, title=title)
+
+
+def interpolations_png(gen: Any, source: Any, path: Path, rows: int = 8, steps: int = 10) -> Path:
+    """rows of steps images between the encoded held-out images i and rows + i."""
+    from ...report import grid_png
+
+    x = held_out(source, 2 * rows)
+    rows = len(x) // 2
+    return grid_png(gen.decode(gen.interpolate(steps=steps, between=(x[:rows], x[rows:]))), path, nrow=steps)
