@@ -47,10 +47,10 @@ def test_vaegan_learns_to_reconstruct_and_sample(tmp_path):
                        features="mnist", progress=False)[0]["fid"]
         scores[name] = (float(np.mean(((rec / 255.0) - (x / 255.0)) ** 2)), fid)
     (mse0, fid0), (mse1, fid1) = scores["start"], scores["end"]
-    # measured 2026-12-03: MSE 0.232 -> 0.0476 (x0.21), FID 123.7 -> 109.8 (x0.89; these features saturate on
-    # noise images, so an untrained G scores only ~124; the 1,500-step preset reaches 48 with 2,000 samples)
+    # measured 2026-12-03 (the preset's kl 3, gamma 0.02, balance 0.35): MSE 0.232 -> 0.0367 (x0.16), FID 123.7 ->
+    # 64.0 (x0.52; these features saturate on noise images, so an untrained G scores only ~124)
     assert mse1 < 0.3 * mse0, scores
-    assert fid1 < 0.95 * fid0, scores
+    assert fid1 < 0.7 * fid0, scores
     assert (tmp_path / "end" / "reconstructions.png").is_file() and (tmp_path / "end" / "interpolations.png").is_file()
 
 
