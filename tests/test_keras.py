@@ -138,6 +138,7 @@ def test_conditional_functional_api_pair_follows_the_label(tmp_path):
     assert match > 0.25  # measured 0.407 after 600 steps at seed 0 (chance: 0.1; the same nets in torch: 0.423)
 
 
+@pytest.mark.slow  # ~65 s; the factory path from the command line stays in the default run with torch networks
 def test_keras_dcgan_through_model_g_factories(tmp_path, cli_env):
     spec = f"{EXAMPLE}:build_dcgan_generator", f"{EXAMPLE}:build_dcgan_discriminator"
     run = ganforge.train("mnist-dcgan", [f"model.g={spec[0]}", f"model.d={spec[1]}", "train.steps=300",
