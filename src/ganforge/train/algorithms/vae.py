@@ -159,7 +159,7 @@ class VAEGAN(Autoencoding):
             fake_r, fake_p = D_train(x_r.detach()).float(), D_train(x_p.detach()).float()
         one, zero = torch.ones_like(real), torch.zeros_like(real)
         d_real, d_fake = bce(real, one), 0.5 * (bce(fake_r, zero) + bce(fake_p, zero))
-        d_loss = bce(real, one) + bce(fake_r, zero) + bce(fake_p, zero)
+        d_loss = d_real + 2 * d_fake  # BCE(D(x), 1) + BCE(D(x_r), 0) + BCE(D(x_p), 0)
         train_d, train_g = self.balance(st, d_real, d_fake)
         if train_d:
             update("D", d_loss)
@@ -178,7 +178,8 @@ class VAEGAN(Autoencoding):
         g_loss = v.gamma * feat + (g_adv if train_g else 0.0 * g_adv)
         update.together({"E": v.kl_weight * kl + feat, "G": g_loss})
         with torch.no_grad():
-            return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "g_adv": g_adv.detach(), "feat": feat.detach(), "kl": kl.detach(),
+            return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "g_adv": g_adv.detach(),
+                    "feat": feat.detach(), "kl": kl.detach(),
                     "D(x)": torch.sigmoid(real.detach()).mean(), "D(G(z))": torch.sigmoid(fake_p.detach()).mean(),
                     **({"d_on": torch.tensor(float(train_d)), "g_adv_on": torch.tensor(float(train_g))}
                        if v.margin > 0 else {})}
