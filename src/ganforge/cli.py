@@ -18,7 +18,7 @@ from . import __version__
 from .config import DEFAULT_PRESET, PRESET_DIR, Config, all_keys, key_docs, preset_names, resolve
 from .errors import GanforgeError, TrainingError, TrainingInterrupted
 from .files import os_reason, writable_dir, writable_file
-from .registries import ALGORITHMS, DATASETS, FEATURES, METRICS, NETWORKS, OBJECTIVES, PENALTIES
+from .registries import ALGORITHMS, AUGMENTS, DATASETS, FEATURES, METRICS, NETWORKS, OBJECTIVES, PENALTIES
 
 OUT_FORMATS = (".png", ".npz")
 
@@ -127,10 +127,11 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="(re)draw a run's loss plot and the GIF of its sample pictures")
     r.add_argument("run", help="run directory")
 
-    ls = sub.add_parser("list", help="list presets, algorithms, networks, objectives, penalties, datasets, metrics, features, keys")
+    ls = sub.add_parser("list", help="list presets, algorithms, networks, objectives, penalties, datasets, metrics, features, "
+                                         "augmentations, keys")
     ls.add_argument("what", nargs="?", default="all",
                     choices=["all", "presets", "algorithms", "networks", "objectives", "penalties", "datasets",
-                             "metrics", "features", "keys"])
+                             "metrics", "features", "augmentations", "keys"])
     return p
 
 
@@ -373,6 +374,7 @@ def cmd_list(a: argparse.Namespace) -> int:
         "datasets": [(n, DATASETS.help(n)) for n in DATASETS],
         "metrics": [(n, METRICS.help(n)) for n in METRICS],
         "features": [(n, FEATURES.help(n)) for n in FEATURES],
+        "augmentations": [(n, AUGMENTS.help(n)) for n in AUGMENTS],
     }
     if a.what == "keys":
         docs, defaults = key_docs(), Config().to_dict()

@@ -90,6 +90,11 @@ class ModelConfig:
     """Receptive field in pixels of the PatchGAN discriminator (unet and resnet families): 16 | 34 | 70 (the paper's) | 142 | 286."""
     res_blocks: int = 6
     """Residual blocks of the resnet generator (CycleGAN: 6 at 128x128, 9 at 256x256)."""
+    d_spectral_norm: bool = False
+    """Spectral normalisation (Miyato et al. 2018) of every weight of ganforge's own discriminators (conv, linear,
+    label projection): each layer's largest singular value held at 1 by one power iteration per forward pass."""
+    g_spectral_norm: bool = False
+    """The same for the generator (as SAGAN and BigGAN do; its EMA copy keeps the normalised weights)."""
 
 
 @dataclass
@@ -104,6 +109,9 @@ class LossConfig:
     """Weight-clipping bound for the clip penalty (WGAN)."""
     n_critic: int = 1
     """Discriminator steps per generator step."""
+    penalty_every: int = 1
+    """Lazy regularisation (Karras et al. 2020, StyleGAN2): the penalty's term only every this many generator steps
+    (on the first critic step), weighted by this number so its average strength is kept; 1 = every step."""
     schedule: str = "alternating"
     """Update schedule of model.algorithm=gan: alternating (D's update, then G's through the updated D) |
     simultaneous (both players' gradients from one forward pass of G and D, then both steps)."""
@@ -121,6 +129,15 @@ class OptimConfig:
     """Adam beta1."""
     beta2: float = 0.999
     """Adam beta2."""
+    lr_schedule: str = "constant"
+    """Learning rates over the run (every optimiser): constant | linear (to 0 at the schedule's end) | cosine (half
+    a cosine to 0 there); the schedule lasts optim.schedule_steps (0: train.steps), its decay starts at
+    optim.decay_from x its length; after its end the rates stay 0. CycleGAN has its own (cyclegan.decay_from)."""
+    decay_from: float = 0.0
+    """Fraction of the schedule's length after which optim.lr_schedule starts decaying (0: from the first step)."""
+    schedule_steps: int = 0
+    """Length of optim.lr_schedule in steps; 0 = train.steps (set it when a run will be resumed to more steps, so
+    that the schedule does not change under it)."""
 
 
 @dataclass
@@ -139,6 +156,12 @@ class TrainConfig:
     """How many of the newest checkpoints to keep."""
     ema: float = 0.999
     """Decay of the exponential moving average of G (0 disables averaging)."""
+    ema_start: int = 0
+    """Steps before the average starts: until then the EMA copy equals the network (the early, fast-moving
+    weights are left out of the average); after, decay min(train.ema, (1 + s) / (10 + s)), s = steps since."""
+    augment: str = ""
+    """Differentiable augmentation of every batch D sees in training (DiffAugment, Zhao et al. 2020), comma-separated
+    from `ganforge list augmentations`: translation, cutout, colour; '' = none. model.algorithm=gan; needs kornia."""
     device: str = "auto"
     """auto (cuda when present, else cpu) | cpu | cuda | cuda:N."""
     progress: bool = True
@@ -443,6 +466,24 @@ def validate(cfg: Config) -> None:
     _check(m.num_classes >= -1, "model.num_classes", m.num_classes, "-1 (from data), 0 or a positive count")
     _check(m.embed_dim >= 1, "model.embed_dim", m.embed_dim, "must be >= 1")
     _check(m.width >= 1, "model.width", m.width, "must be >= 1")
+    _check(o.lr_schedule in ("constant", "linear", "cosine"), "optim.lr_schedule", o.lr_schedule,
+           "constant | linear | cosine")
+    _check(0.0 <= o.decay_from < 1.0, "optim.decay_from", o.decay_from, "must be in [0, 1)")
+    _check(o.schedule_steps >= 0, "optim.schedule_steps", o.schedule_steps, "must be >= 0 (0: train.steps)")
+    _check(t.ema_start >= 0, "train.ema_start", t.ema_start, "must be >= 0")
+    _check(l.penalty_every >= 1, "loss.penalty_every", l.penalty_every, "must be >= 1")
+    for aug in [a.strip() for a in t.augment.split(",") if a.strip()]:
+        if aug not in registries.AUGMENTS:
+            raise ConfigError(f"config key 'train.augment': {registries.lookup_error(registries.AUGMENTS, aug)}")
+    if l.penalty_every != 1 and m.algorithm != "gan":
+        raise ConfigError(f"config key 'loss.penalty_every' = {l.penalty_every}: lazy regularisation is built into "
+                          f"model.algorithm=gan only, not {m.algorithm}; remove it")
+    if t.augment.strip() and m.algorithm != "gan":
+        raise ConfigError(f"config key 'train.augment' = {t.augment!r}: augmentation is built into model.algorithm=gan "
+                          f"only, not {m.algorithm}; remove it")
+    if o.lr_schedule != "constant" and m.algorithm == "cyclegan":
+        raise ConfigError("config key 'optim.lr_schedule': model.algorithm=cyclegan has its own schedule "
+                          "(cyclegan.decay_from); remove optim.lr_schedule")
     b, i = cfg.began, cfg.infogan
     _check(0.0 < b.gamma <= 1.0, "began.gamma", b.gamma, "must be in (0, 1] (the paper uses 0.3 to 0.7)")
     _check(0.0 <= b.lambda_k <= 1.0, "began.lambda_k", b.lambda_k, "must be in [0, 1] (the paper's 0.001)")

@@ -263,12 +263,12 @@ def _mnist_ready(s: SampleSet, metric: str, channels: int) -> None:
 
 
 def _logit_metric(m: Metric, fake: SampleSet, real: SampleSet, progress: bool) -> tuple[dict, dict]:
-    _mnist_ready(fake, "is", 1)
+    _mnist_ready(fake, m.values[0], 1)
     ex = get_extractor("mnist")
     _, logits = ex(fake.data, what=f"generated {fake.name}", logits=True, progress=progress)
     _, real_logits = ex(real.data, what=f"reference {real.name}", logits=True, progress=progress)
     values = m.compute(logits)
-    values["reference_is"] = m.compute(real_logits)["is"]
+    values[f"reference_{m.values[0]}"] = m.compute(real_logits)[m.values[0]]  # the same reading of real data
     return values, ex.protocol()
 
 

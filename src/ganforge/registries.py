@@ -13,6 +13,7 @@ DATASETS = Registry("dataset")        # name -> load(arg, seed) -> Source
 METRICS = Registry("metric")          # name -> metrics.catalog.Metric
 FEATURES = Registry("feature extractor")  # name -> metrics.features.Extractor class
 ALGORITHMS = Registry("algorithm")    # name -> train.algorithms Algorithm class
+AUGMENTS = Registry("augmentation")   # name -> factory() -> nn.Module on [-1, 1] image batches (train.augment)
 
 
 def lookup_error(reg: Registry, name: str) -> str:

@@ -27,7 +27,7 @@ HIGHER_IS_BETTER = {"fid": False, "kid": False, "kid_std": False, "precision": T
                     "density": True, "coverage": True, "is": True, "is_std": False, "modes": True, "kl": False,
                     "reverse_kl": False, "hq_pct": True, "psnr": True, "ssim": True, "l1": False, "accuracy": True,
                     "cycle_psnr": True, "cycle_l1": False, "recon_accuracy": True, "recon_mse": False,
-                    "recon_psnr": True}
+                    "recon_psnr": True, "legible": True, "class_min": True, "class_max": False}
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,24 @@ METRICS.register("dc", Metric("features", _dc, ("density", "coverage"), min_n=6)
                  help="density and coverage, k=5 (Naeem et al. 2020)")
 METRICS.register("is", Metric("logits", _is, ("is", "is_std"), min_n=10),
                  help="Inception Score computed with ganforge's MNIST classifier (MNIST-like data only)")
+
+
+LEGIBLE_P = 0.9  # the classifier's probability that counts as "read with confidence"
+
+
+def _legible(logits: np.ndarray) -> dict[str, Any]:
+    lg = np.asarray(logits, dtype=np.float64)
+    p = np.exp(lg - lg.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    shares = np.bincount(p.argmax(1), minlength=p.shape[1]) / len(p)
+    return {"legible": float((p.max(1) >= LEGIBLE_P).mean()), "class_min": float(shares.min()),
+            "class_max": float(shares.max()), "class_shares": [round(float(s), 4) for s in shares],
+            "threshold_p": LEGIBLE_P, "classifier": "mnist (ganforge's MNIST classifier)"}
+
+
+METRICS.register("legible", Metric("logits", _legible, ("legible", "class_min", "class_max"), min_n=10),
+                 help="digits: share of samples ganforge's MNIST classifier reads with p >= 0.9, and the smallest and "
+                      "largest share of a predicted class (all samples' argmax; 0.1 each when balanced)")
 METRICS.register("modes", Metric("samples", toy_modes, ("modes", "kl")),
                  help="mode coverage: toy mixtures (modes, % HQ, KL to uniform) or stacked MNIST (modes of 1000, KL)")
 

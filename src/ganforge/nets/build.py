@@ -21,10 +21,35 @@ def generator_output(cfg: Config, kind: str) -> str:
     return "tanh" if kind == "images" else "linear"
 
 
+SPECTRAL = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)
+
+
+def spectral_normalise(net: nn.Module) -> nn.Module:
+    """Spectral normalisation of every conv, linear and embedding weight of net (in place; returns net)."""
+    from torch.nn.utils import parametrize
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for m in list(net.modules()):
+        if isinstance(m, SPECTRAL) and not parametrize.is_parametrized(m, "weight"):
+            spectral_norm(m)
+    return net
+
+
 def build_networks(cfg: Config, shape: tuple[int, ...], kind: str, num_classes: int, prior: Any
                    ) -> dict[str, nn.Module]:
-    """{'G': ..., 'D': ...} of the registered family model.arch. G takes the prior's input vector
-    (noise, plus latent codes); with codes, D carries a Q head on its trunk (returns (logits, q))."""
+    """{'G': ..., 'D': ...} of the registered family model.arch, with spectral normalisation where
+    model.g_spectral_norm / model.d_spectral_norm ask for it (discriminators: D and CycleGAN's D_A)."""
+    nets = _build_networks(cfg, shape, kind, num_classes, prior)
+    for role, net in nets.items():
+        if (cfg.model.g_spectral_norm and role in ("G", "F")) or (cfg.model.d_spectral_norm and role in ("D", "D_A")):
+            spectral_normalise(net)
+    return nets
+
+
+def _build_networks(cfg: Config, shape: tuple[int, ...], kind: str, num_classes: int, prior: Any
+                    ) -> dict[str, nn.Module]:
+    """G takes the prior's input vector (noise, plus latent codes); with codes, D carries a Q head on its trunk
+    (returns (logits, q))."""
     build = NETWORKS.get(cfg.model.arch)
     m = cfg.model
     if prior.dim != m.z_dim:

@@ -8,6 +8,8 @@ checkpoint saves, so a resumed run continues bit-identically on CPU.
 """
 from __future__ import annotations
 
+import math
+
 import signal
 import sys
 import threading
@@ -153,6 +155,8 @@ def rollback(st: TrainState, run: RunDir, e: NonFiniteStep) -> None:
     for name, opt in st.opts.items():
         for group, lr in zip(opt.param_groups, failed[name]):
             group["lr"] = lr * st.cfg.train.rollback_lr_factor
+            if "base_lr" in group:  # optim.lr_schedule: the schedule continues from the lowered base
+                group["base_lr"] *= st.cfg.train.rollback_lr_factor
     lrs = ", ".join(f"{name} {opt.param_groups[0]['lr']:.3g}" for name, opt in st.opts.items())
     say(f"{e}: rolled back to '{path}' (step {st.step}); learning rates now {lrs}")
 
@@ -210,12 +214,36 @@ class Updater:
         update_together(self.st, losses)
 
 
+def lr_factor(schedule: str, step: int, total: int, decay_from: float) -> float:
+    """optim.lr_schedule's multiplier of the base rates at step (0-based): 1 until decay_from x total, then
+    linearly or along half a cosine down to 0 at total."""
+    start = int(decay_from * total)
+    if schedule == "constant" or step < start or total <= start:
+        return 1.0
+    frac = min(1.0, (step - start) / (total - start))
+    return 1.0 - frac if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+def schedule_lr(st: TrainState) -> None:
+    """Set every optimiser's rate to its base rate x lr_factor; the base rate is kept in the param group
+    ('base_lr'), so checkpoints carry it and a rollback lowers it."""
+    o = st.cfg.optim
+    if o.lr_schedule == "constant":
+        return
+    factor = lr_factor(o.lr_schedule, st.step, o.schedule_steps or st.cfg.train.steps, o.decay_from)
+    for opt in st.opts.values():
+        for group in opt.param_groups:
+            group["lr"] = group.setdefault("base_lr", group["lr"]) * factor
+
+
 def train_step(st: TrainState) -> tuple[dict[str, torch.Tensor], int]:
     """One step of the algorithm (its updates through the loop's update), then the EMA update of each EMA
     role. Every loss and gradient is checked before its optimiser step (NonFiniteStep). Does not advance
     st.step. Returns the scalars to log and the global batch size (samples/s counts the global batch)."""
+    schedule_lr(st)
     scalars = st.algorithm.step(st, Updater(st))
-    decay = ema_decay(st.cfg.train.ema, st.step)
+    t = st.cfg.train
+    decay = 0.0 if st.step < t.ema_start else ema_decay(t.ema, st.step - t.ema_start)
     for role, net in st.ema.items():
         update_ema(net, st.nets[role], decay)
     return scalars, st.last_batch

@@ -278,6 +278,11 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
     if custom:
         if G is None or D is None:
             raise ConfigError("pass both G and D (or neither, to use model.arch)")
+        for key in ("g_spectral_norm", "d_spectral_norm"):
+            if getattr(cfg.model, key):
+                raise ConfigError(f"config key 'model.{key}': your own networks are used as passed; apply "
+                                  f"torch.nn.utils.parametrizations.spectral_norm to their layers yourself (or "
+                                  f"train model.arch's networks)")
         nets = algorithm.adapt(G, D, d_output)
         fit_interface(cfg, nets, prior, source)
     else:

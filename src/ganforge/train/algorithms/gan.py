@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from ...augment import build_augment
 from ...errors import ConfigError
 from ...registries import ALGORITHMS, OBJECTIVES, PENALTIES
 from .base import Algorithm, Update, score
@@ -26,9 +27,25 @@ class GAN(Algorithm):
     def __init__(self, cfg, num_classes, device) -> None:  # type: ignore[no-untyped-def]
         super().__init__(cfg, num_classes, device)
         self.objective, self.penalty = objective_and_penalty(cfg)
+        self.augment = build_augment(cfg.train.augment) or (lambda x: x)  # DiffAugment on every batch D sees
+
+    def bind(self, source: Any) -> None:
+        super().bind(source)
+        if self.cfg.train.augment.strip() and source.kind != "images":
+            raise ConfigError(f"config key 'train.augment' = {self.cfg.train.augment!r}: the augmentations transform "
+                              f"images, and dataset '{source.name}' holds {source.kind}; set train.augment=''")
+
+    def penalised(self, st: Any, first_critic: bool) -> bool:
+        """Whether this D update adds the penalty's term (loss.penalty_every: lazy regularisation)."""
+        every = st.cfg.loss.penalty_every
+        return self.penalty.term is not None and (every == 1 or (first_critic and st.step % every == 0))
 
     @classmethod
     def check_config(cls, cfg: Any, defaults: Any) -> None:
+        if cfg.loss.penalty_every > 1 and objective_and_penalty(cfg)[1].term is None:
+            raise ConfigError(f"config key 'loss.penalty_every' = {cfg.loss.penalty_every}: the penalty "
+                              f"'{cfg.loss.penalty}' adds no term to D's loss (lazy regularisation spaces out a term "
+                              f"such as r1 or gp); set loss.penalty=r1 or loss.penalty_every=1")
         if cfg.loss.schedule == "simultaneous":
             if cfg.loss.n_critic != 1:
                 raise ConfigError(f"config key 'loss.n_critic' = {cfg.loss.n_critic}: loss.schedule=simultaneous "
@@ -42,11 +59,11 @@ class GAN(Algorithm):
             return self.simultaneous_step(st, update)
         cfg, G, D = st.cfg, st.G, st.D
         G_train, D_train = st.train_nets["G"], st.train_nets["D"]
-        objective, penalty, n_classes, prior = self.objective, self.penalty, st.num_classes, st.prior
+        objective, penalty, n_classes, prior, aug = self.objective, self.penalty, st.num_classes, st.prior, self.augment
         # ---- discriminator: n_critic updates --------------------------------------------
         D.requires_grad_(True)
         reuse = cfg.train.reuse_fake and cfg.loss.n_critic == 1
-        for _ in range(cfg.loss.n_critic):
+        for critic in range(cfg.loss.n_critic):
             batch = st.next_batch()
             real, y, shard = batch.x, batch.y, batch.shard
             z = prior.draw(batch.size, st.device).z[shard]
@@ -57,10 +74,10 @@ class GAN(Algorithm):
                 else:
                     with torch.no_grad():
                         fake = G(z, y)
-                real_logits, fake_logits = D_train(real, y).float(), D_train(fake, y).float()
+                real_logits, fake_logits = D_train(aug(real), y).float(), D_train(aug(fake), y).float()
                 d_loss = objective.d_loss(real_logits, fake_logits)
-            if penalty.term is not None:  # in full precision, outside compiled and autocast regions
-                d_loss = d_loss + penalty.term(D, real, fake.float(), y, cfg.loss)
+            if self.penalised(st, critic == 0):  # in full precision, outside compiled and autocast regions
+                d_loss = d_loss + cfg.loss.penalty_every * penalty.term(D, real, fake.float(), y, cfg.loss)
             update("D", d_loss)
             if penalty.after_step is not None:
                 penalty.after_step(D, cfg.loss)
@@ -75,7 +92,7 @@ class GAN(Algorithm):
             with st.autocast():
                 fake_g = G_train(z, y_g)
         with st.autocast():
-            g_loss = objective.g_loss(D(fake_g, y_g).float())
+            g_loss = objective.g_loss(D(aug(fake_g), y_g).float())
         update("G", g_loss)
         with torch.no_grad():
             return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
@@ -96,10 +113,11 @@ class GAN(Algorithm):
         z = prior.draw(batch.size, st.device).z[shard]
         with st.autocast():
             fake = st.train_nets["G"](z, y)
-            real_logits, fake_logits = st.train_nets["D"](real, y).float(), st.train_nets["D"](fake, y).float()
+            real_logits = st.train_nets["D"](self.augment(real), y).float()
+            fake_logits = st.train_nets["D"](self.augment(fake), y).float()
             d_loss, g_loss = objective.d_loss(real_logits, fake_logits), objective.g_loss(fake_logits)
-        if penalty.term is not None:
-            d_loss = d_loss + penalty.term(D, real, fake.detach().float(), y, cfg.loss)
+        if self.penalised(st, True):
+            d_loss = d_loss + cfg.loss.penalty_every * penalty.term(D, real, fake.detach().float(), y, cfg.loss)
         update.together({"D": d_loss, "G": g_loss})
         if penalty.after_step is not None:
             penalty.after_step(D, cfg.loss)

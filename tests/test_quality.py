@@ -1,0 +1,135 @@
+"""The quality options (issue 18): spectral normalisation, DiffAugment, lazy regularisation, learning-rate
+schedules, the EMA's start, and the legible metric; each resumes exactly and refuses bad input by name."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import ganforge
+from ganforge.errors import ConfigError
+from ganforge.metrics.catalog import _legible
+from ganforge.train.loop import lr_factor, train_step
+from ganforge.train.rundir import RunDir
+from ganforge.train.state import build_state
+from conftest import states_equal
+
+TINY_DIGITS = ["model.width=8", "model.z_dim=8", "data.batch_size=16", "train.progress=false", "train.device=cpu"]
+QUALITY = ["model.d_spectral_norm=true", "model.g_spectral_norm=true", "model.d_batchnorm=false", "loss.name=hinge",
+           "loss.penalty=r1", "loss.gp_weight=0.5", "loss.penalty_every=3", "train.ema_start=3"]
+
+
+def test_resume_is_bit_identical_with_every_quality_option(tmp_path):
+    pytest.importorskip("kornia")
+    N = 7
+    ov = TINY_DIGITS + QUALITY + ["train.augment=translation,cutout,colour", "optim.lr_schedule=cosine",
+                                  f"optim.schedule_steps={2 * N}", "optim.decay_from=0.25", "train.ckpt_every=7"]
+    ganforge.train("digits-gan", ov + [f"train.steps={2 * N}"], run_dir=tmp_path / "full")
+    ganforge.train("digits-gan", ov + [f"train.steps={N}"], run_dir=tmp_path / "half")
+    ganforge.train("digits-gan", ov + [f"train.steps={2 * N}"], run_dir=tmp_path / "half", resume="auto")
+    a, _ = RunDir(tmp_path / "full").newest_valid()
+    b, _ = RunDir(tmp_path / "half").newest_valid()
+    keys = ("G", "D", "G_ema", "opt_G", "opt_D", "step", "sampler", "rng")
+    assert states_equal({k: a[k] for k in keys}, {k: b[k] for k in keys})
+    # spectral normalisation's power-iteration vectors are part of the saved state
+    assert any(k.endswith("_u") for k in a["D"]) and any(k.endswith("_u") for k in a["G"])
+
+
+def test_lr_factor_schedules():
+    assert [lr_factor("constant", s, 10, 0.0) for s in (0, 5, 9, 20)] == [1.0] * 4
+    assert lr_factor("linear", 0, 10, 0.0) == 1.0 and lr_factor("linear", 5, 10, 0.0) == 0.5
+    assert lr_factor("linear", 4, 10, 0.5) == 1.0 and lr_factor("linear", 8, 10, 0.5) == pytest.approx(0.4)
+    assert lr_factor("cosine", 5, 10, 0.0) == pytest.approx(0.5) and lr_factor("cosine", 10, 10, 0.0) == 0.0
+    assert lr_factor("cosine", 2, 10, 0.0) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.2)))
+    assert lr_factor("linear", 30, 10, 0.0) == 0.0  # after the schedule's end the rates stay 0
+
+
+def test_schedule_sets_every_optimisers_rate_and_ema_starts_late():
+    st = build_state(ganforge.resolve("ring8-gan", ["model.g_hidden=[16]", "model.d_hidden=[16]",
+                                                    "data.batch_size=16", "optim.lr_schedule=linear",
+                                                    "optim.schedule_steps=20", "optim.lr_g=1e-3",
+                                                    "optim.lr_d=4e-3", "train.ema=0.99", "train.ema_start=4",
+                                                    "train.device=cpu"]))
+    for step in range(10):
+        train_step(st)
+        if step < 4:  # the EMA copy follows G exactly until train.ema_start
+            assert all(torch.equal(p, q) for p, q in zip(st.ema["G"].parameters(), st.nets["G"].parameters()))
+        st.step += 1
+    factor = 1 - 9 / 20  # the rate of the last step taken (0-based step 9)
+    assert st.opts["G"].param_groups[0]["lr"] == pytest.approx(1e-3 * factor)
+    assert st.opts["D"].param_groups[0]["lr"] == pytest.approx(4e-3 * factor)
+    assert not all(torch.equal(p, q) for p, q in zip(st.ema["G"].parameters(), st.nets["G"].parameters()))
+
+
+def test_lazy_regularisation_adds_the_term_every_k_steps_weighted_by_k(monkeypatch):
+    from ganforge.losses import penalties
+
+    calls = []
+    real_r1 = penalties.r1_penalty
+
+    def counting(D, real, y=None):
+        calls.append(1)
+        return real_r1(D, real, y)
+    monkeypatch.setattr(penalties, "r1_penalty", counting)
+    st = build_state(ganforge.resolve("ring8-r1", ["model.g_hidden=[16]", "model.d_hidden=[16]", "data.batch_size=16",
+                                                   "loss.penalty_every=4", "train.device=cpu"]))
+    for _ in range(12):
+        train_step(st)
+        st.step += 1
+    assert len(calls) == 3  # steps 0, 4 and 8
+
+
+def test_spectral_norm_holds_each_layer_at_one():
+    st = build_state(ganforge.resolve("digits-gan", TINY_DIGITS + QUALITY))
+    D = st.nets["D"]
+    x = torch.randn(16, 1, 16, 16)
+    with torch.no_grad():
+        for _ in range(30):  # power iterations converge
+            D(x)
+    D.eval()
+    layers = [m for m in D.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert layers
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), 2)
+        assert abs(float(sigma) - 1.0) < 0.05, f"{m}: largest singular value {float(sigma):.3f}"
+
+
+def test_spectral_norm_run_reloads_and_samples(tmp_path):
+    run = ganforge.train("digits-gan", TINY_DIGITS + QUALITY + ["train.steps=4"], run_dir=tmp_path / "r")
+    loaded = ganforge.load_generator(tmp_path / "r")
+    a = run.generator.sample(8, seed=3)
+    assert torch.equal(loaded.sample(8, seed=3), a)
+
+
+def test_legible_metric_reads_confidence_and_class_shares():
+    logits = np.full((1000, 10), -50.0)
+    logits[np.arange(1000), np.arange(1000) % 10] = 50.0
+    v = _legible(logits)
+    assert v["legible"] == 1.0 and v["class_min"] == v["class_max"] == pytest.approx(0.1)
+    logits[:500] = 0.0  # half the samples unreadable (p = 0.1 each), read as class 0
+    v = _legible(logits)
+    assert v["legible"] == 0.5 and v["class_max"] == pytest.approx(0.55) and v["class_min"] == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("preset,overrides,key", [
+    ("ring8-gan", ["train.augment=translation"], "train.augment"),                 # points are not images
+    ("digits-gan", ["train.augment=transl"], "train.augment"),                     # unknown name
+    ("digits-gan", ["model.algorithm=infogan", "loss.penalty_every=2"], "loss.penalty_every"),
+    ("ring8-gan", ["loss.penalty_every=2"], "loss.penalty_every"),                 # no term to space out
+    ("digits-gan", ["optim.lr_schedule=step"], "optim.lr_schedule"),
+    ("digits-gan", ["optim.decay_from=1.0"], "optim.decay_from"),
+    ("digits-gan", ["train.ema_start=-1"], "train.ema_start"),
+    ("digits28-mnist-cyclegan", ["optim.lr_schedule=linear"], "optim.lr_schedule"),
+    ("digits-gan", ["model.algorithm=began", "model.arch=began", "train.augment=cutout"], "train.augment"),
+])
+def test_bad_quality_options_name_the_key(preset, overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        build_state(ganforge.resolve(preset, TINY_DIGITS[:2] + overrides if preset == "digits-gan" else overrides))
+
+
+def test_spectral_norm_refused_for_your_own_networks():
+    G = torch.nn.Sequential(torch.nn.Linear(8, 2))
+    D = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Flatten(0))
+    with pytest.raises(ConfigError, match="model.d_spectral_norm.*spectral_norm"):
+        ganforge.train("ring8-gan", ["model.z_dim=8", "model.d_spectral_norm=true", "train.steps=1",
+                                     "train.progress=false"], G=G, D=D, dry_run=True)
