@@ -79,6 +79,18 @@ def test_lazy_regularisation_adds_the_term_every_k_steps_weighted_by_k(monkeypat
     assert len(calls) == 3  # steps 0, 4 and 8
 
 
+def test_top_k_keeps_the_samples_d_scores_highest_and_decays_to_its_fraction():
+    st = build_state(ganforge.resolve("ring8-gan", ["model.g_hidden=[16]", "model.d_hidden=[16]", "data.batch_size=16",
+                                                    "loss.topk=0.5", "loss.topk_decay=0.5", "train.device=cpu"]))
+    logits = torch.arange(16.0).flip(0)
+    assert torch.equal(st.algorithm.top_k(logits, 0), logits.sort(descending=True).values)  # 0.5^0 = 1: all of them
+    assert torch.equal(st.algorithm.top_k(logits, 500), torch.arange(16.0).flip(0)[:11])  # 0.5^0.5 = 0.71 -> 11
+    assert torch.equal(st.algorithm.top_k(logits, 5000), torch.arange(8.0, 16.0).flip(0))  # floor 0.5 -> the best 8
+    plain = build_state(ganforge.resolve("ring8-gan", ["model.g_hidden=[16]", "model.d_hidden=[16]",
+                                                       "data.batch_size=16", "train.device=cpu"]))
+    assert plain.algorithm.top_k(logits, 5000) is logits
+
+
 def test_spectral_norm_holds_each_layer_at_one():
     st = build_state(ganforge.resolve("digits-gan", TINY_DIGITS + QUALITY))
     D = st.nets["D"]
@@ -119,6 +131,8 @@ def test_legible_metric_reads_confidence_and_class_shares():
     ("digits-gan", ["optim.lr_schedule=step"], "optim.lr_schedule"),
     ("digits-gan", ["optim.decay_from=1.0"], "optim.decay_from"),
     ("digits-gan", ["train.ema_start=-1"], "train.ema_start"),
+    ("digits-gan", ["loss.topk=0"], "loss.topk"),
+    ("digits-gan", ["model.algorithm=infogan", "loss.topk=0.5"], "loss.topk"),
     ("digits28-mnist-cyclegan", ["optim.lr_schedule=linear"], "optim.lr_schedule"),
     ("digits-gan", ["model.algorithm=began", "model.arch=began", "train.augment=cutout"], "train.augment"),
 ])

@@ -109,6 +109,11 @@ class LossConfig:
     """Weight-clipping bound for the clip penalty (WGAN)."""
     n_critic: int = 1
     """Discriminator steps per generator step."""
+    topk: float = 1.0
+    """Top-k training (Sinha et al. 2020): G's update uses only this fraction of each generated batch, the samples
+    D scores as most real (1 = all); the fraction starts at 1 and falls by loss.topk_decay per 1,000 steps to it."""
+    topk_decay: float = 0.9
+    """Factor per 1,000 generator steps by which the kept fraction falls from 1 towards loss.topk."""
     penalty_every: int = 1
     """Lazy regularisation (Karras et al. 2020, StyleGAN2): the penalty's term only every this many generator steps
     (on the first critic step), weighted by this number so its average strength is kept; 1 = every step."""
@@ -471,6 +476,11 @@ def validate(cfg: Config) -> None:
     _check(0.0 <= o.decay_from < 1.0, "optim.decay_from", o.decay_from, "must be in [0, 1)")
     _check(o.schedule_steps >= 0, "optim.schedule_steps", o.schedule_steps, "must be >= 0 (0: train.steps)")
     _check(t.ema_start >= 0, "train.ema_start", t.ema_start, "must be >= 0")
+    _check(0.0 < l.topk <= 1.0, "loss.topk", l.topk, "must be in (0, 1]")
+    _check(0.0 < l.topk_decay <= 1.0, "loss.topk_decay", l.topk_decay, "must be in (0, 1]")
+    if l.topk < 1.0 and m.algorithm != "gan":
+        raise ConfigError(f"config key 'loss.topk' = {l.topk}: top-k training is built into model.algorithm=gan only, "
+                          f"not {m.algorithm}; remove it")
     _check(l.penalty_every >= 1, "loss.penalty_every", l.penalty_every, "must be >= 1")
     for aug in [a.strip() for a in t.augment.split(",") if a.strip()]:
         if aug not in registries.AUGMENTS:

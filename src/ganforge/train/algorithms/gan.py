@@ -35,6 +35,15 @@ class GAN(Algorithm):
             raise ConfigError(f"config key 'train.augment' = {self.cfg.train.augment!r}: the augmentations transform "
                               f"images, and dataset '{source.name}' holds {source.kind}; set train.augment=''")
 
+    def top_k(self, logits: torch.Tensor, step: int) -> torch.Tensor:
+        """loss.topk: the logits of the generated samples D scores highest, max(topk, topk_decay^(step/1000))
+        of them (at least one); all of them with loss.topk=1."""
+        keep = self.cfg.loss.topk
+        if keep >= 1.0:
+            return logits
+        frac = max(keep, self.cfg.loss.topk_decay ** (step / 1000.0))
+        return logits.topk(max(1, int(round(frac * logits.numel())))).values
+
     def penalised(self, st: Any, first_critic: bool) -> bool:
         """Whether this D update adds the penalty's term (loss.penalty_every: lazy regularisation)."""
         every = st.cfg.loss.penalty_every
@@ -92,7 +101,7 @@ class GAN(Algorithm):
             with st.autocast():
                 fake_g = G_train(z, y_g)
         with st.autocast():
-            g_loss = objective.g_loss(D(aug(fake_g), y_g).float())
+            g_loss = objective.g_loss(self.top_k(D(aug(fake_g), y_g).float(), st.step))
         update("G", g_loss)
         with torch.no_grad():
             return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),

@@ -1,0 +1,83 @@
+"""Quality of presets against issue 18's targets: each preset trained from scratch per seed, then measured.
+
+Per run, by data kind:
+- toy mixtures (ring8, grid25): metric `modes` on 2,500 samples: modes covered and % high-quality samples (within
+  3 standard deviations of a mode); targets ring8 8 / >= 98%, grid25 25 / >= 97% on every seed;
+- stacked MNIST: `modes` on 26,000 samples: modes of 1,000 and KL to uniform; target 1000 / <= 0.03;
+- MNIST-like digits: `legible` on 2,000 samples (share read with p >= 0.9 by the shipped classifier, smallest and
+  largest class share; default-job targets >= 0.85 and every class in [0.05, 0.15]), FID with the MNIST
+  classifier's features (10,000 vs the 10,000 test images; fast), and with --n-inception N the Inception FID of N
+  samples vs N test images (the README's protocol at 10,000; Inception runs at about 6.5 images/s on 2 CPU cores).
+Prints one line per run (with its wall-clock training time) and a summary per preset.
+
+    python benchmarks/quality.py ring8-hq grid25-hq --seeds 0,1,2,3,4
+    python benchmarks/quality.py mnist-dcgan --n-inception 10000
+    python benchmarks/quality.py mnist-dcgan --set train.steps=1000 --seeds 0 --n-inception 0
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import ganforge
+from ganforge.evaluate import evaluate
+
+TOY_TARGETS = {"ring8": (8, 98.0), "grid25": (25, 97.0)}
+
+
+def measure(run: Path, data: str, n_inception: int, seed: int) -> dict:
+    if data in TOY_TARGETS or data == "stacked-mnist":
+        r = evaluate(str(run), ["modes"], seed=seed, progress=False)[0]
+        return {k: r[k] for k in ("modes", "hq_pct", "kl") if k in r}
+    row = {}
+    r = evaluate(str(run), ["legible"], n=2000, seed=seed, progress=False)[0]
+    row.update({k: r[k] for k in ("legible", "class_min", "class_max", "reference_legible")})
+    row["fid_mnist_features"] = evaluate(str(run), ["fid"], n=10_000, features="mnist", seed=seed,
+                                         progress=False)[0]["fid"]
+    if n_inception:
+        row["fid_inception"] = evaluate(str(run), ["fid"], n=n_inception, features="inception", seed=seed,
+                                        progress=False)[0]["fid"]
+        row["n_inception"] = n_inception
+    return row
+
+
+def verdict(data: str, rows: list[dict]) -> str:
+    if data in TOY_TARGETS:
+        modes, hq = TOY_TARGETS[data]
+        ok = all(r["modes"] == modes and r["hq_pct"] >= hq for r in rows)
+        return f"target {modes} modes / >= {hq}% HQ on every seed: {'met' if ok else 'MISSED'}"
+    if data == "stacked-mnist":
+        ok = all(r["modes"] == 1000 and r["kl"] <= 0.03 for r in rows)
+        return f"target 1000 modes / KL <= 0.03: {'met' if ok else 'MISSED'}"
+    ok = all(r["legible"] >= 0.85 and 0.05 <= r["class_min"] and r["class_max"] <= 0.15 for r in rows)
+    return f"default-job legibility target (>= 0.85, every class 5-15%): {'met' if ok else 'MISSED'}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("presets", nargs="+")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--set", action="append", default=[], help="override a config key of every run")
+    ap.add_argument("--n-inception", type=int, default=0, help="samples for the Inception FID of images (0: skip)")
+    ap.add_argument("--root", default="runs/bench-quality")
+    ap.add_argument("--out", default=None, help="also write the results as JSON here")
+    a = ap.parse_args()
+    results: dict[str, list[dict]] = {}
+    for preset in a.presets:
+        data = ganforge.resolve(preset, a.set).data.name
+        for seed in [int(s) for s in a.seeds.split(",")]:
+            run = Path(a.root) / f"{preset}-s{seed}"
+            t = time.perf_counter()
+            ganforge.train(preset, ["train.progress=false", f"train.seed={seed}", *a.set], run_dir=run)
+            row = {"seed": seed, "train_s": round(time.perf_counter() - t, 1), **measure(run, data, a.n_inception, seed)}
+            results.setdefault(preset, []).append(row)
+            print(preset, json.dumps(row), flush=True)
+        print(f"{preset}: {verdict(data, results[preset])}", flush=True)
+    if a.out:
+        Path(a.out).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
