@@ -1,0 +1,97 @@
+#!/usr/bin/env python
+"""Why wider DCGANs are slower on this CPU: ms per training step against the multiply-accumulates it does.
+
+    python benchmarks/width_speed.py [--preset mnist-dcgan] [--widths 32,48,64] [--steps 20] [--rounds 3]
+
+For each model.width, in both memory layouts (train.channels_last true / false), the preset's training step
+(ganforge's own, data pipeline included, no logging) is timed over --steps steps; the configurations take turns
+for --rounds rounds so that a shared machine's load falls on all of them alike, and the fastest round counts.
+The multiply-accumulates (MACs) of one step are counted from the conv, transposed-conv and linear layers' shapes
+(forward x 3 for forward + both backward products, G's forward counted for D's and G's updates as the step
+runs it). If the time per GMAC stays flat as width grows, the slowdown is the arithmetic itself, not a layout
+or kernel-choice problem.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch import nn
+
+
+def macs_per_sample(net: nn.Module, *inputs: torch.Tensor) -> int:
+    """Multiply-accumulates of one forward pass of one sample, from the layers' output shapes."""
+    total = [0]
+
+    def hook(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
+        if isinstance(m, nn.Linear):
+            total[0] += out[0].numel() * m.in_features
+        elif isinstance(m, nn.Conv2d):
+            total[0] += out[0].numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+        elif isinstance(m, nn.ConvTranspose2d):  # each input element feeds k*k*out_channels outputs
+            x = args[0]
+            total[0] += x[0].numel() * m.out_channels * m.kernel_size[0] * m.kernel_size[1]
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d,
+                                                                                      nn.ConvTranspose2d))]
+    was = net.training
+    net.eval()
+    with torch.no_grad():
+        net(*[i[:1] for i in inputs])
+    net.train(was)
+    for h in handles:
+        h.remove()
+    return total[0]
+
+
+def main() -> None:
+    from ganforge.config import resolve
+    from ganforge.train.loop import train_step
+    from ganforge.train.state import build_state
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--preset", default="mnist-dcgan")
+    ap.add_argument("--widths", default="32,48,64")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    configs = [(int(w), cl) for w in a.widths.split(",") for cl in (True, False)]
+    states, macs = {}, {}
+    for w, cl in configs:
+        st = build_state(resolve(a.preset, ["train.progress=false", f"model.width={w}",
+                                            f"train.channels_last={str(cl).lower()}"]))
+        batch = st.cfg.data.batch_size
+        z = st.prior.draw(2, st.device).z
+        y = torch.zeros(2, dtype=torch.long) if st.num_classes else None
+        g = macs_per_sample(st.G, z, y) if y is not None else macs_per_sample(st.G, z)
+        x = st.G(z, y) if y is not None else st.G(z)
+        d = macs_per_sample(st.D, x, y) if y is not None else macs_per_sample(st.D, x)
+        macs[(w, cl)] = 3 * batch * (g + 2 * d + d)  # G once; D on real, fake and in G's update
+        for _ in range(3):
+            train_step(st)
+            st.step += 1
+        states[(w, cl)] = st
+    best = {c: float("inf") for c in configs}
+    for _ in range(a.rounds):
+        for c in configs:
+            st = states[c]
+            t = time.perf_counter()
+            for _ in range(a.steps):
+                train_step(st)
+                st.step += 1
+            best[c] = min(best[c], (time.perf_counter() - t) / a.steps * 1000)
+    base = best[configs[0]]
+    print(f"{a.preset}, batch {states[configs[0]].cfg.data.batch_size}, {torch.get_num_threads()} threads, "
+          f"best of {a.rounds} rounds of {a.steps} steps")
+    print("| width | layout | ms/step | x width " + a.widths.split(",")[0] + " channels-last | GMAC/step | ms per GMAC |")
+    print("|---|---|---|---|---|---|")
+    for c in configs:
+        w, cl = c
+        gmac = macs[c] / 1e9
+        print(f"| {w} | {'channels-last' if cl else 'contiguous'} | {best[c]:.1f} | {best[c] / base:.2f}x | "
+              f"{gmac:.2f} | {best[c] / gmac:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
