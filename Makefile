@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ganforge-setup
-DEMO := runs/mnist-dcgan
+DEMO := runs/mnist-cgan
 
 .PHONY: setup demo test test-slow clean
 
