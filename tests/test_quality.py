@@ -9,7 +9,8 @@ import torch
 import ganforge
 from ganforge.errors import ConfigError
 from ganforge.metrics.catalog import _legible
-from ganforge.train.loop import lr_factor, train_step
+from ganforge.train.loop import train_step
+from ganforge.train.schedule import lr_factor
 from ganforge.train.rundir import RunDir
 from ganforge.train.state import build_state
 from conftest import states_equal

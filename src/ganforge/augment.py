@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .config import augment_names
 from .errors import ConfigError
 from .registries import AUGMENTS
 
@@ -74,14 +75,9 @@ AUGMENTS.register("colour", Colour,
                   help="brightness +-0.25, contrast x[0.5, 1.5], saturation x[0, 2] for RGB (kornia ColorJiggle)")
 
 
-def parse(spec: str) -> list[str]:
-    """The entry names of a train.augment value ('' -> [])."""
-    return [s.strip() for s in spec.split(",") if s.strip()]
-
-
 def build_augment(spec: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """The chain of train.augment's entries, or None when empty."""
-    names = parse(spec)
+    names = augment_names(spec)
     if not names:
         return None
     chain = nn.Sequential(*[AUGMENTS.get(n)() for n in names])

@@ -478,22 +478,10 @@ def validate(cfg: Config) -> None:
     _check(t.ema_start >= 0, "train.ema_start", t.ema_start, "must be >= 0")
     _check(0.0 < l.topk <= 1.0, "loss.topk", l.topk, "must be in (0, 1]")
     _check(0.0 < l.topk_decay <= 1.0, "loss.topk_decay", l.topk_decay, "must be in (0, 1]")
-    if l.topk < 1.0 and m.algorithm != "gan":
-        raise ConfigError(f"config key 'loss.topk' = {l.topk}: top-k training is built into model.algorithm=gan only, "
-                          f"not {m.algorithm}; remove it")
     _check(l.penalty_every >= 1, "loss.penalty_every", l.penalty_every, "must be >= 1")
-    for aug in [a.strip() for a in t.augment.split(",") if a.strip()]:
+    for aug in augment_names(t.augment):
         if aug not in registries.AUGMENTS:
             raise ConfigError(f"config key 'train.augment': {registries.lookup_error(registries.AUGMENTS, aug)}")
-    if l.penalty_every != 1 and m.algorithm != "gan":
-        raise ConfigError(f"config key 'loss.penalty_every' = {l.penalty_every}: lazy regularisation is built into "
-                          f"model.algorithm=gan only, not {m.algorithm}; remove it")
-    if t.augment.strip() and m.algorithm != "gan":
-        raise ConfigError(f"config key 'train.augment' = {t.augment!r}: augmentation is built into model.algorithm=gan "
-                          f"only, not {m.algorithm}; remove it")
-    if o.lr_schedule != "constant" and m.algorithm == "cyclegan":
-        raise ConfigError("config key 'optim.lr_schedule': model.algorithm=cyclegan has its own schedule "
-                          "(cyclegan.decay_from); remove optim.lr_schedule")
     b, i = cfg.began, cfg.infogan
     _check(0.0 < b.gamma <= 1.0, "began.gamma", b.gamma, "must be in (0, 1] (the paper uses 0.3 to 0.7)")
     _check(0.0 <= b.lambda_k <= 1.0, "began.lambda_k", b.lambda_k, "must be in [0, 1] (the paper's 0.001)")
@@ -628,9 +616,18 @@ def validate_algorithm(cfg: Config) -> None:
                     raise ConfigError(f"config key '{sec}.{f.name}' = {value!r} is an option of model.algorithm={sec}, "
                                       f"but this run uses model.algorithm={name}: remove it, or set "
                                       f"model.algorithm={sec}")
-    registries.ALGORITHMS.get(name).check_config(cfg, defaults)
+    algorithm = registries.ALGORITHMS.get(name)
+    if name != "gan":
+        algorithm.refuse_changed(cfg, defaults, GAN_ONLY, "it is built into model.algorithm=gan only")
+    algorithm.check_config(cfg, defaults)
 
 
+def augment_names(spec: str) -> list[str]:
+    """The augmentation names of a train.augment value ('' -> [])."""
+    return [a.strip() for a in spec.split(",") if a.strip()]
+
+
+GAN_ONLY = ("loss.topk", "loss.penalty_every", "train.augment")  # options of the gan algorithm's step alone
 SHARED_OPTIONS = {("vaegan", "vae")}  # (section, algorithm): model.algorithm=vae reads vaegan.kl_weight
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")
 IN_MEMORY_SOURCES = ("tensor", "dataloader")

@@ -8,7 +8,6 @@ checkpoint saves, so a resumed run continues bit-identically on CPU.
 """
 from __future__ import annotations
 
-import math
 
 import signal
 import sys
@@ -23,6 +22,7 @@ from tqdm import tqdm
 
 from ..errors import TrainingError, TrainingInterrupted
 from .ema import ema_decay, update_ema
+from .schedule import lr_factor
 from .rundir import RunDir, say
 from . import dist as distributed
 from .state import TrainState
@@ -212,16 +212,6 @@ class Updater:
 
     def together(self, losses: dict[str, torch.Tensor]) -> None:
         update_together(self.st, losses)
-
-
-def lr_factor(schedule: str, step: int, total: int, decay_from: float) -> float:
-    """optim.lr_schedule's multiplier of the base rates at step (0-based): 1 until decay_from x total, then
-    linearly or along half a cosine down to 0 at total."""
-    start = int(decay_from * total)
-    if schedule == "constant" or step < start or total <= start:
-        return 1.0
-    frac = min(1.0, (step - start) / (total - start))
-    return 1.0 - frac if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * frac))
 
 
 def schedule_lr(st: TrainState) -> None:

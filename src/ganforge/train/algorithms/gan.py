@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from ...augment import build_augment
+from ...config import augment_names
 from ...errors import ConfigError
 from ...registries import ALGORITHMS, OBJECTIVES, PENALTIES
 from .base import Algorithm, Update, score
@@ -31,7 +32,7 @@ class GAN(Algorithm):
 
     def bind(self, source: Any) -> None:
         super().bind(source)
-        if self.cfg.train.augment.strip() and source.kind != "images":
+        if augment_names(self.cfg.train.augment) and source.kind != "images":
             raise ConfigError(f"config key 'train.augment' = {self.cfg.train.augment!r}: the augmentations transform "
                               f"images, and dataset '{source.name}' holds {source.kind}; set train.augment=''")
 

@@ -22,6 +22,7 @@ from ...errors import ConfigError, DataError
 from ...priors import ImageInput
 from ...registries import ALGORITHMS
 from ...resources import OutputCounter
+from ..schedule import lr_factor
 from .base import Algorithm, OptimizerSpec, Update
 from .began import reconstruction_loss as l1  # mean |a - b| in float32: BEGAN's L(v), here the L1 terms
 
@@ -256,6 +257,7 @@ class CycleGAN(Translation):
     @classmethod
     def check_config(cls, cfg: Any, defaults: Any) -> None:
         cls.refuse_shared(cfg, defaults)
+        cls.refuse_changed(cfg, defaults, ("optim.lr_schedule",), "cyclegan has its own schedule (cyclegan.decay_from)")
         if cfg.train.on_nonfinite == "rollback":
             raise ConfigError("config key 'train.on_nonfinite' = 'rollback': cyclegan's learning-rate schedule would "
                               "undo the rollback's lower rates; use stop and --resume")
@@ -290,9 +292,8 @@ class CycleGAN(Translation):
     def lr_factor(self, step: int) -> float:
         """The schedule at step (0-based): 1 until decay_from x its length (cyclegan.schedule_steps, else
         train.steps), then linearly down to 0 at its end."""
-        total = self.cfg.cyclegan.schedule_steps or self.cfg.train.steps
-        start = int(self.cfg.cyclegan.decay_from * total)
-        return 1.0 if step < start or total <= start else max(0.0, (total - step) / (total - start))
+        return lr_factor("linear", step, self.cfg.cyclegan.schedule_steps or self.cfg.train.steps,
+                         self.cfg.cyclegan.decay_from)
 
     def state_dict(self) -> dict[str, Any]:
         like = torch.zeros(1, *self.input.shape)
