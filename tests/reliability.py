@@ -280,6 +280,10 @@ def _typo(key: str, rng: random.Random) -> str:
     return rng.choice(ops)
 
 
+UNBOUNDED_WEIGHTS = ("loss.gp_weight", "loss.clip", "infogan.lambda_info", "pix2pix.l1_weight", "cyclegan.cycle_weight",
+                     "cyclegan.identity_weight", "cyclegan.fidelity_weight", "vaegan.kl_weight", "vaegan.gamma")
+
+
 def invalid_mutation(rng: random.Random) -> str:
     """One KEY=VALUE override that no valid config accepts (unknown key, wrong type, out of range, unknown name)."""
     keys = all_keys()
@@ -306,8 +310,8 @@ def invalid_mutation(rng: random.Random) -> str:
         elif isinstance(value, int):
             return f"{key}={rng.choice(['abc', '1.5', '[1]', '{}', '-5', '-1000000', 'true'])}"
         elif isinstance(value, float):
-            # no upper bound on penalty weights and clip values: huge ones are valid (if odd) choices
-            huge = [] if key in ("loss.gp_weight", "loss.clip") else ["1e300"]
+            # no upper bound on the weights of loss terms and on clip values: huge ones are valid (if odd) choices
+            huge = [] if key in UNBOUNDED_WEIGHTS else ["1e300"]
             return f"{key}={rng.choice(['abc', 'nan', 'inf', '-inf', '[0.1]', '-1e9', *huge])}"
         elif isinstance(value, list):
             return f"{key}={rng.choice(['[0]', '[-3, 4]', '[a]', '{}', '1.5'])}"
