@@ -148,3 +148,29 @@ def test_spectral_norm_refused_for_your_own_networks():
     with pytest.raises(ConfigError, match="model.d_spectral_norm.*spectral_norm"):
         ganforge.train("ring8-gan", ["model.z_dim=8", "model.d_spectral_norm=true", "train.steps=1",
                                      "train.progress=false"], G=G, D=D, dry_run=True)
+
+
+def _modes(run):
+    return ganforge.evaluate(run.run_dir, ["modes"], n=2500, seed=0)[0]
+
+
+def test_ring8_hq_recipe_learns_and_its_decay_beats_a_constant_rate(tmp_path):
+    """ring8-hq shortened to 3,000 steps (the decay then spans steps 1,500-3,000) against the same networks at a
+    constant rate. Measured at seed 0 (2 CPU cores): 8 modes and 45.7% HQ with the decay, 20.5% without."""
+    short = ["train.steps=3000", "train.progress=false", "train.device=cpu"]
+    hq = _modes(ganforge.train("ring8-hq", short, run_dir=tmp_path / "hq"))
+    flat = _modes(ganforge.train("ring8-hq", short + ["optim.lr_schedule=constant"], run_dir=tmp_path / "flat"))
+    assert hq["modes"] == 8, hq
+    assert hq["hq_pct"] >= 35.0, hq
+    assert hq["hq_pct"] >= flat["hq_pct"] + 10.0, (hq, flat)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset,min_hq", [
+    ("ring8-hq", 90.0),    # measured, seeds 0-4: see README Presets (issue 18's table)
+    ("grid25-hq", 80.0),
+])
+def test_toy_hq_presets_at_full_length(tmp_path, preset, min_hq):
+    r = _modes(ganforge.train(preset, ["train.progress=false", "train.device=cpu"], run_dir=tmp_path / preset))
+    assert r["modes"] == r["n_modes"], r
+    assert r["hq_pct"] >= min_hq, r
