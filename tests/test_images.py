@@ -148,13 +148,13 @@ def test_dcgan_mnist_makes_recognisable_digits(tmp_path, pixel_classifier):
 
 
 def test_default_job_makes_legible_digits_of_every_class(tmp_path, pixel_classifier):
-    """The default job (`make demo`: DEFAULT_PRESET, the conditional DCGAN) after 1,200 of its 3,000 steps, read by
+    """The default job (`make demo`: DEFAULT_PRESET, the conditional DCGAN) after 1,500 of its 3,000 steps, read by
     two classifiers: the shipped CNN (metric legible) and an independent pixel logistic regression. Its thresholds
     are measured on it and sit above what the previous default (mnist-dcgan) met in the test above."""
     from ganforge.config import DEFAULT_PRESET
     from ganforge.evaluate import evaluate
 
-    run = ganforge.train(None, ["train.steps=1200", "train.progress=false"], run_dir=tmp_path / "r")
+    run = ganforge.train(None, ["train.steps=1500", "train.progress=false"], run_dir=tmp_path / "r")
     assert run.state.cfg.name == DEFAULT_PRESET == "mnist-cgan"
     leg = evaluate(str(tmp_path / "r"), ["legible"], n=1000, progress=False)[0]
     imgs = run.generator.decode(run.generator.sample(1000, seed=0))
@@ -162,7 +162,9 @@ def test_default_job_makes_legible_digits_of_every_class(tmp_path, pixel_classif
     confident, classes = (p.max(1) > 0.5).mean(), np.bincount(p.argmax(1), minlength=10)
     print(f"legible {leg['legible']:.3f} shares [{leg['class_min']:.3f}, {leg['class_max']:.3f}]; pixel classifier "
           f"confident {confident:.3f} classes {classes.tolist()}")
-    # measured at seed 0 after 1200 steps: legible 0.622, class shares 0.066 .. 0.188 (the full 3,000-step job:
+    # measured at seed 0 after 1500 steps: legible 0.664, class shares 0.064 .. 0.181 (2026-12-04). It ran 1,200
+    # steps until then: 0.622, 0.066 .. 0.188 on one machine, 0.630, 0.067 .. 0.215 on another (the chaotic run
+    # differs between CPUs), past the 0.21 bound; the run got longer, the bounds stayed (the full 3,000-step job:
     # 0.868, 0.086 .. 0.117 on 2,000); pixel classifier confident 0.945, fewest 76 of 1000 in a class
     assert leg["legible"] > 0.55
     assert leg["class_min"] >= 0.05 and leg["class_max"] <= 0.21
