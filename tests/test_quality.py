@@ -110,6 +110,10 @@ def test_spectral_norm_holds_each_layer_at_one():
 def test_spectral_norm_run_reloads_and_samples(tmp_path):
     run = ganforge.train("digits-gan", TINY_DIGITS + QUALITY + ["train.steps=4"], run_dir=tmp_path / "r")
     loaded = ganforge.load_generator(tmp_path / "r")
+    # training keeps its nets channels-last (train.channels_last), a loaded G is contiguous; on some CPUs the two
+    # layouts pick convolution kernels that differ by ~3e-8, so compare in one layout: what is checked is that the
+    # spectral-norm vectors saved with the weights make the reloaded G compute the same function, bit for bit
+    run.generator.G.to(memory_format=torch.contiguous_format)
     a = run.generator.sample(8, seed=3)
     assert torch.equal(loaded.sample(8, seed=3), a)
 
