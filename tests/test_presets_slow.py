@@ -14,3 +14,15 @@ def test_preset_covers_modes_at_default_steps(tmp_path, preset, min_modes):
     run = ganforge.train(preset, ["train.progress=false"], run_dir=tmp_path / preset)
     result = ganforge.evaluate(run.run_dir, ["modes"], n=2500, seed=0)[0]
     assert result["modes"] >= min_modes, result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset,min_hq", [
+    ("ring8-hq", 94.0),    # measured at seed 0: 8/8, 95.84% HQ (seeds 0-4: 94.92-96.32)
+    ("grid25-hq", 93.5),   # measured at seed 0: 25/25, 95.36% HQ (seeds 0-4: 94.56-95.40)
+])
+def test_hq_preset_covers_every_mode_with_its_measured_quality(tmp_path, preset, min_hq):
+    run = ganforge.train(preset, ["train.progress=false", "train.device=cpu"], run_dir=tmp_path / preset)
+    result = ganforge.evaluate(run.run_dir, ["modes"], n=2500, seed=0)[0]
+    assert result["modes"] == result["n_modes"], result
+    assert result["hq_pct"] >= min_hq, result
