@@ -11,6 +11,7 @@ Per run, by data kind:
 Prints one line per run (with its wall-clock training time) and a summary per preset.
 
     python benchmarks/quality.py ring8-hq grid25-hq --seeds 0,1,2,3,4
+    python benchmarks/quality.py ring8-hq grid25-hq --seeds 0,1,2,3,4 --jacobian-keep 0.95
     python benchmarks/quality.py mnist-dcgan --n-inception 10000
     python benchmarks/quality.py mnist-dcgan --set train.steps=1000 --seeds 0 --n-inception 0
 """
@@ -27,18 +28,18 @@ from ganforge.evaluate import evaluate
 TOY_TARGETS = {"ring8": (8, 98.0), "grid25": (25, 97.0)}
 
 
-def measure(run: Path, data: str, n_inception: int, seed: int) -> dict:
+def measure(run: Path, data: str, n_inception: int, seed: int, keep: float | None = None) -> dict:
+    """The row of one run; with keep, the samples are drawn with Jacobian-norm rejection (--jacobian-keep)."""
+    ev = lambda metrics, **kw: evaluate(str(run), metrics, seed=seed, progress=False, jacobian_keep=keep, **kw)[0]  # noqa: E731
     if data in TOY_TARGETS or data == "stacked-mnist":
-        r = evaluate(str(run), ["modes"], seed=seed, progress=False)[0]
+        r = ev(["modes"])
         return {k: r[k] for k in ("modes", "hq_pct", "kl") if k in r}
     row = {}
-    r = evaluate(str(run), ["legible"], n=2000, seed=seed, progress=False)[0]
+    r = ev(["legible"], n=2000)
     row.update({k: r[k] for k in ("legible", "class_min", "class_max", "reference_legible")})
-    row["fid_mnist_features"] = evaluate(str(run), ["fid"], n=10_000, features="mnist", seed=seed,
-                                         progress=False)[0]["fid"]
+    row["fid_mnist_features"] = ev(["fid"], n=10_000, features="mnist")["fid"]
     if n_inception:
-        row["fid_inception"] = evaluate(str(run), ["fid"], n=n_inception, features="inception", seed=seed,
-                                        progress=False)[0]["fid"]
+        row["fid_inception"] = ev(["fid"], n=n_inception, features="inception")["fid"]
         row["n_inception"] = n_inception
     return row
 
@@ -61,6 +62,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--set", action="append", default=[], help="override a config key of every run")
     ap.add_argument("--n-inception", type=int, default=0, help="samples for the Inception FID of images (0: skip)")
+    ap.add_argument("--jacobian-keep", type=float, default=None, metavar="KEEP",
+                    help="also measure every run sampled with Jacobian-norm rejection keeping this share of draws")
     ap.add_argument("--root", default="runs/bench-quality")
     ap.add_argument("--out", default=None, help="also write the results as JSON here")
     a = ap.parse_args()
@@ -74,7 +77,13 @@ def main() -> None:
             row = {"seed": seed, "train_s": round(time.perf_counter() - t, 1), **measure(run, data, a.n_inception, seed)}
             results.setdefault(preset, []).append(row)
             print(preset, json.dumps(row), flush=True)
-        print(f"{preset}: {verdict(data, results[preset])}", flush=True)
+            if a.jacobian_keep is not None:
+                kept = {"seed": seed, "jacobian_keep": a.jacobian_keep,
+                        **measure(run, data, a.n_inception, seed, a.jacobian_keep)}
+                results.setdefault(f"{preset} --jacobian-keep {a.jacobian_keep:g}", []).append(kept)
+                print(preset, json.dumps(kept), flush=True)
+        for name in [k for k in results if k.split(" ")[0] == preset]:
+            print(f"{name}: {verdict(data, results[name])}", flush=True)
     if a.out:
         Path(a.out).write_text(json.dumps(results, indent=2))
 

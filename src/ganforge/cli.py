@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="your own generator's factory, for runs trained with model.g (weights never run code)")
     g.add_argument("--truncation", type=float, default=None, metavar="PSI",
                    help="truncation: scale the noise z by PSI in (0, 1] (codes and labels untouched; 1 = none)")
+    g.add_argument("--jacobian-keep", type=float, default=None, metavar="KEEP",
+                   help="Jacobian-norm rejection (Tanielian et al. 2020): of n / KEEP draws keep the n where G "
+                        "stretches its noise least, dropping samples between modes (KEEP in (0, 1]; 1 = none)")
     g.add_argument("--out", required=True,
                    help="output: .png (plot or grid) or .npz (array x; y for conditional models; code and "
                         "code_cont for InfoGAN models)")
@@ -82,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default=None, help="also write the results (JSON) here")
     e.add_argument("--truncation", type=float, default=None, metavar="PSI",
                    help="sample with the noise scaled by PSI in (0, 1] (recorded in every protocol)")
+    e.add_argument("--jacobian-keep", type=float, default=None, metavar="KEEP",
+                   help="sample with Jacobian-norm rejection keeping this share of draws (see generate; recorded "
+                        "in every protocol)")
     e.add_argument("--json", action="store_true", help="print the results as JSON instead of a summary")
     e.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference features")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -161,7 +167,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_generate(a: argparse.Namespace) -> int:
     from .data.source import load_source
     from .report import picture
-    from .sample import load_generator
+    from .sample import check_jacobian_keep, load_generator
 
     out = Path(a.out)
     if out.suffix not in OUT_FORMATS:
@@ -171,10 +177,14 @@ def cmd_generate(a: argparse.Namespace) -> int:
         raise GanforgeError(f"-n must be >= 1, got {a.n}")
     if not 0 <= a.seed < 2**63:
         raise GanforgeError(f"--seed must be in 0..2^63-1, got {a.seed}")
+    check_jacobian_keep(a.jacobian_keep)
     gen = load_generator(a.source, G=a.g)
     gen.check_n(a.n)  # -n that cannot fit in memory, before anything is drawn
     y = gen.labels(a.n, a.cls)
-    draw = gen.draw(a.n, seed=a.seed, code=a.code, truncation=a.truncation)  # a bad --code fails here, first
+    if a.jacobian_keep not in (None, 1.0):
+        draw, y = gen.draw_smooth(a.n, a.jacobian_keep, seed=a.seed, y=y, code=a.code, truncation=a.truncation)
+    else:
+        draw = gen.draw(a.n, seed=a.seed, code=a.code, truncation=a.truncation)  # a bad --code fails here, first
     x = gen.decode(gen.sample_z(draw.z, y=y))
     if out.suffix == ".npz":
         arrays: dict[str, Any] = {"x": x} | ({"y": y.numpy()} if y is not None else {})
@@ -190,6 +200,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
             real = load_source(gen.data_info["name"]).reference(min(a.n, 2000))
         nrow = max(a.n // gen.num_classes, 1) if (gen.num_classes > 0 and a.cls is None) else None
         trunc = f", truncation {a.truncation:g}" if a.truncation not in (None, 1.0) else ""
+        trunc += f", Jacobian keep {a.jacobian_keep:g}" if a.jacobian_keep not in (None, 1.0) else ""
         picture(x, gen.data_info, out, real=real, title=f"{a.n} samples, seed {a.seed}{trunc}", nrow=nrow)
     print(f"wrote {a.n} samples to {out}")
     return 0
@@ -356,7 +367,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         writable_file(a.out, "--out")
     results = evaluate(a.source, names, n=a.n, seed=a.seed, ref=a.ref, features=a.features, real=a.real,
                        fake=a.fake, n_ref=a.n_ref, progress=not a.no_progress, use_cache=not a.no_cache, G=a.g,
-                       truncation=a.truncation)
+                       truncation=a.truncation, jacobian_keep=a.jacobian_keep)
     text = json.dumps(finite_or_null(results), indent=2, allow_nan=False)
     print(text if a.json else summary(results))
     if a.out:

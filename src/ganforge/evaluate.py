@@ -291,12 +291,13 @@ def _sample_metric(fake: SampleSet, real: SampleSet, progress: bool) -> tuple[di
 def evaluate(source: str | os.PathLike | None = None, metrics: Any = None, n: int | None = None, seed: int = 0,
              ref: str = "test", features: str | None = None, real: str | None = None, fake: str | None = None,
              n_ref: int | None = None, progress: bool = True, use_cache: bool = True, G: Any = None,
-             truncation: float | None = None) -> list[dict[str, Any]]:
+             truncation: float | None = None, jacobian_keep: float | None = None) -> list[dict[str, Any]]:
     """Evaluate a trained generator (SOURCE) against its dataset's `ref` split, or a `fake` set against a
     `real` set. Defaults: fid, kid, pr, dc with Inception features for images (and is for 1-channel
     images); modes for toy points;
     n = 10,000 images (26,000 for stacked MNIST) or 2,500 points; n_ref = n (capped at the set's size).
-    truncation psi scales the generator's noise (Generator.draw) and is recorded in every protocol; `recon`
+    truncation psi scales the generator's noise (Generator.draw) and is recorded in every protocol;
+    jacobian_keep samples with Jacobian-norm rejection (Generator.draw_smooth; recorded when given); `recon`
     measures an encoder run's reconstructions of the `ref` split instead of samples."""
     if ref not in ("train", "test"):
         raise ConfigError(f"--ref must be train or test, got '{ref}'")
@@ -308,9 +309,12 @@ def evaluate(source: str | os.PathLike | None = None, metrics: Any = None, n: in
     if source is not None:
         if real is not None or fake is not None:
             raise ConfigError("give either a generator SOURCE or --real and --fake, not both")
-        return _evaluate_generator(source, metrics, n, seed, ref, features, n_ref, progress, use_cache, G, truncation)
+        return _evaluate_generator(source, metrics, n, seed, ref, features, n_ref, progress, use_cache, G, truncation,
+                                   jacobian_keep)
     if truncation is not None:
         raise ConfigError("--truncation applies to a generator SOURCE, not to --real / --fake sets")
+    if jacobian_keep is not None:
+        raise ConfigError("--jacobian-keep applies to a generator SOURCE, not to --real / --fake sets")
     if real is None or fake is None:
         raise ConfigError("give a generator SOURCE (run directory, checkpoint or export), or both --real and --fake")
     fake_set = load_set(fake, n)
@@ -329,13 +333,17 @@ def reference_name(data_name: str, ref: str) -> tuple[str, str]:
 
 
 def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref: str, features: str | None,
-                        n_ref: int | None, progress: bool, use_cache: bool, G: Any, truncation: float | None = None
-                        ) -> list[dict[str, Any]]:
-    from .sample import check_truncation, load_generator
+                        n_ref: int | None, progress: bool, use_cache: bool, G: Any, truncation: float | None = None,
+                        jacobian_keep: float | None = None) -> list[dict[str, Any]]:
+    from .sample import check_jacobian_keep, check_truncation, load_generator
     check_truncation(truncation)
+    check_jacobian_keep(jacobian_keep)
     gen = load_generator(source, G=G)
     if truncation is not None and gen.translates:
         raise ConfigError("--truncation scales a generator's noise; a translation run takes images, not noise: drop it")
+    if jacobian_keep is not None and gen.translates:
+        raise ConfigError("--jacobian-keep ranks draws of a generator's noise; a translation run takes images, not "
+                          "noise: drop it")
     if gen.translates and "b2a" in gen.directions:
         return evaluate_cycle(gen, metrics, n, seed, ref, features, n_ref, progress,
                               {"generator": str(source), "generator_step": gen.step, "weights": "G_ema, F_ema"})
@@ -355,9 +363,14 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
     ref_spec, split = reference_name(data_name, ref)
     extra = {"generator": str(source), "generator_step": gen.step, "weights": "G_ema",
              "truncation": 1.0 if truncation is None else truncation}
+    if jacobian_keep is not None:
+        extra["jacobian_keep"] = jacobian_keep
+        extra["jacobian_rejection"] = ("Tanielian et al. 2020: of ceil(n / jacobian_keep) draws, the n with the smallest "
+                                       "||dG/dz||_F (central differences; within each class for conditional G)")
     recon = [r for name in list(ms) if name == "recon" for r in [ms.pop(name)]]
-    if recon and truncation is not None:
-        raise ConfigError("--truncation does not apply to metric 'recon' (reconstructions decode encoded images)")
+    if recon and (truncation is not None or jacobian_keep is not None):
+        raise ConfigError("--truncation and --jacobian-keep do not apply to metric 'recon' (reconstructions decode "
+                          "encoded images)")
     results = evaluate_reconstruction(gen, n, ref_spec, split, cfg, {**extra, "weights": "E_ema, G_ema"}) if recon else []
     if not ms:
         return results
@@ -365,7 +378,7 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
     check_counts(ms, n, n_ref)
     gen.check_n(n)
     return results + evaluate_samples(gen, ms, ex_name, n, seed, ref_spec, split, cfg, n_ref, progress, use_cache,
-                                      extra, truncation=truncation)
+                                      extra, truncation=truncation, jacobian_keep=jacobian_keep)
 
 
 def evaluate_reconstruction(gen: Any, n: int | None, ref_spec: str, split: str, cfg: Config,
@@ -394,19 +407,20 @@ DIGIT_SETS = ("mnist", "digits28")  # 28x28 grey digits: the shipped MNIST class
 def evaluate_samples(gen: Any, ms: dict[str, Metric], ex_name: str, n: int, seed: int, ref_spec: str, split: str,
                      cfg: Config, n_ref: int | None = None, progress: bool = True, use_cache: bool = True,
                      extra: dict[str, Any] | None = None, real_set: SampleSet | None = None,
-                     truncation: float | None = None) -> list[dict[str, Any]]:
+                     truncation: float | None = None, jacobian_keep: float | None = None) -> list[dict[str, Any]]:
     """Sample n from a Generator (classes balanced for conditional ones) and measure against ref_spec
     (or against real_set when given)."""
-    fake_set = generated_set(gen, n, seed, truncation)
+    fake_set = generated_set(gen, n, seed, truncation, jacobian_keep)
     real_set = real_set or reference_set(ref_spec, split, fake_set.kind, n_ref or n, cfg)
     return measure(fake_set, real_set, ms, ex_name, seed, progress, use_cache, extra, generator=gen)
 
 
-def generated_set(gen: Any, n: int, seed: int, truncation: float | None = None) -> SampleSet:
+def generated_set(gen: Any, n: int, seed: int, truncation: float | None = None, jacobian_keep: float | None = None
+                  ) -> SampleSet:
     """n samples of a Generator (classes balanced for conditional ones), decoded to uint8 images or points."""
     if n < 2:
         raise ConfigError(f"need at least 2 generated samples, got n={n}")
-    x = gen.sample(n, seed=seed, y=gen.labels(n), truncation=truncation)
+    x = gen.sample(n, seed=seed, y=gen.labels(n), truncation=truncation, jacobian_keep=jacobian_keep)
     return SampleSet(f"generator step {gen.step}", gen.decode(x),
                      gen.data_info["kind"])
 

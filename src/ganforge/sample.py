@@ -17,7 +17,7 @@ from .errors import CheckpointError, ConfigError
 from .nets.adapt import adapt_generator, from_model_layout, to_model_layout
 from .nets.build import ENCODING, build_networks
 from .nets.keras import as_torch
-from .priors import ImageInput, NoisePrior, from_description
+from .priors import Draw, ImageInput, NoisePrior, from_description
 from .resources import require
 
 
@@ -81,10 +81,75 @@ class Generator:
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, y: Any = None, batch_size: int = 1024,
-               code: Any = None, truncation: float | None = None) -> torch.Tensor:
+               code: Any = None, truncation: float | None = None, jacobian_keep: float | None = None
+               ) -> torch.Tensor:
         """n samples in model space (a CPU tensor); a seed makes them reproducible. code fixes the
-        categorical latent code (InfoGAN generators only); truncation psi scales the noise (see draw)."""
+        categorical latent code (InfoGAN generators only); truncation psi scales the noise (see draw);
+        jacobian_keep rejects the draws where G stretches its noise most (see draw_smooth)."""
+        if jacobian_keep is not None and jacobian_keep != 1.0:
+            draw, labels = self.draw_smooth(n, jacobian_keep, seed, y, code, truncation, batch_size)
+            return self.sample_z(draw.z, labels, batch_size)
         return self.sample_z(self.draw(n, seed, code, truncation).z, y, batch_size)
+
+    @torch.no_grad()
+    def draw_smooth(self, n: int, keep: float, seed: int | None = None, y: Any = None, code: Any = None,
+                    truncation: float | None = None, batch_size: int = 1024) -> tuple[Draw, torch.Tensor | None]:
+        """Jacobian-norm rejection (Tanielian et al. 2020, "Learning disconnected manifolds: a no GAN's land"):
+        a continuous G maps connected noise onto disconnected modes only by stretching it steeply between
+        them, so the samples between modes are where ||dG/dz||_F is largest. Draw ceil(n / keep) candidates,
+        keep the n with the smallest norm (within each class for conditional generators: the class counts
+        stay those of `y`), in draw order. Returns the kept draw and its labels (None: unconditional)."""
+        check_jacobian_keep(keep)
+        if isinstance(self.prior, ImageInput):
+            raise ConfigError("jacobian_keep ranks draws of a generator's noise; a translation run takes images, "
+                              "not noise: drop it")
+        labels = self.labels(n, y)
+        m = math.ceil(n / keep)
+        self.check_n(m)
+        draw = self.draw(m, seed, code, truncation)
+        cand_y = None if labels is None else labels[torch.arange(m) % n]
+        norms = self.jacobian_norms(draw.z, cand_y, batch_size)
+        chosen = torch.empty(n, dtype=torch.long)
+        for c in ([None] if labels is None else labels.unique().tolist()):
+            want = torch.arange(n) if c is None else (labels == c).nonzero().reshape(-1)
+            pool = torch.arange(m) if c is None else (cand_y == c).nonzero().reshape(-1)
+            best = pool[norms[pool].argsort(stable=True)[:len(want)]]
+            chosen[want] = best.sort().values
+        pick = lambda t: None if t is None else t[chosen]  # noqa: E731
+        return Draw(draw.z[chosen], pick(draw.code), pick(draw.code_cont)), labels
+
+    @torch.no_grad()
+    def jacobian_norms(self, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 1024
+                       ) -> torch.Tensor:
+        """||dG/dz||_F per row of z, with respect to the noise part of z (codes and labels held fixed), by
+        central differences (step JACOBIAN_STEP) along unit directions: all noise axes (exact up to the
+        difference step) for generators of <= 16 outputs (toy points), else JACOBIAN_PROBES random unit
+        directions (fixed seed), ||J||_F^2 ~ z_dim * mean ||J u||^2. Works for any network G, torch or Keras."""
+        k = self.prior.z_dim
+        out_size = math.prod(self.data_info["shape"])
+        if out_size <= 16:
+            dirs = torch.eye(k)
+        else:
+            dirs = torch.randn(JACOBIAN_PROBES, k, generator=torch.Generator().manual_seed(0))
+            dirs /= dirs.norm(dim=1, keepdim=True)
+        p = len(dirs)
+        step = torch.zeros(p, z.shape[1])
+        step[:, :k] = JACOBIAN_STEP * dirs
+        rows = max(1, batch_size // (2 * p))
+        device = next(self.G.parameters()).device
+        was_training = self.G.training
+        self.G.eval()
+        norms = []
+        for i in range(0, len(z), rows):
+            zb = z[i:i + rows]
+            b = len(zb)
+            shifted = torch.cat([zb[:, None] + step[None], zb[:, None] - step[None]], 1).reshape(b * 2 * p, -1)
+            yb = None if labels is None else labels[i:i + rows].repeat_interleave(2 * p)
+            out = self.G(shifted.to(device), None if yb is None else yb.to(device)).float().cpu().reshape(b, 2, p, -1)
+            ju2 = ((out[:, 0] - out[:, 1]) / (2 * JACOBIAN_STEP)).pow(2).sum(-1)  # [b, p]
+            norms.append((ju2.sum(1) if out_size <= 16 else k * ju2.mean(1)).sqrt())
+        self.G.train(was_training)
+        return torch.cat(norms)
 
     @torch.no_grad()
     def sample_z(self, z: torch.Tensor, y: Any = None, batch_size: int = 1024) -> torch.Tensor:
@@ -255,6 +320,16 @@ class Generator:
                                "algorithm": self.config.get("model", {}).get("algorithm", "gan"),
                                "prior": self.prior.describe(),
                                "nets": {role: net.state_dict() for role, net in self.nets.items()}}, "generator")
+
+
+JACOBIAN_STEP = 1e-2  # central-difference step along a unit direction of the noise
+JACOBIAN_PROBES = 8  # random directions per draw for generators of images
+
+
+def check_jacobian_keep(keep: float | None) -> None:
+    if keep is not None and not (0.0 < keep <= 1.0):
+        raise ConfigError(f"--jacobian-keep {keep}: the share of draws kept must be in (0, 1] (e.g. 0.95 keeps "
+                          f"the 95% with the smallest ||dG/dz||; 1 = keep all)")
 
 
 def check_truncation(psi: float | None) -> None:
