@@ -125,6 +125,7 @@ def test_rejection_drops_the_samples_a_steep_generator_puts_between_two_modes():
     assert abs((kept[:, 0] > 0).float().mean().item() - 0.5) < 0.03  # both modes kept, in equal shares
 
 
+@pytest.mark.slow  # about 60 s; the default run checks the mechanism on the steep two-mode generator above
 def test_trained_ring8_loses_its_between_mode_samples(tmp_path):
     """ring8-hq at 6,000 steps (the decay spans 3,000-6,000), seed 0, 2 CPU cores: 8 modes, HQ 79.12% sampled
     plainly, 83.52% with --jacobian-keep 0.95 (KL 0.0030 and 0.0023); the largest of 100 draws' Jacobian norms
