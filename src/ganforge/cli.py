@@ -181,7 +181,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
     gen = load_generator(a.source, G=a.g)
     gen.check_n(a.n)  # -n that cannot fit in memory, before anything is drawn
     y = gen.labels(a.n, a.cls)
-    if a.jacobian_keep not in (None, 1.0):
+    if a.jacobian_keep is not None:
         draw, y = gen.draw_smooth(a.n, a.jacobian_keep, seed=a.seed, y=y, code=a.code, truncation=a.truncation)
     else:
         draw = gen.draw(a.n, seed=a.seed, code=a.code, truncation=a.truncation)  # a bad --code fails here, first

@@ -86,7 +86,7 @@ class Generator:
         """n samples in model space (a CPU tensor); a seed makes them reproducible. code fixes the
         categorical latent code (InfoGAN generators only); truncation psi scales the noise (see draw);
         jacobian_keep rejects the draws where G stretches its noise most (see draw_smooth)."""
-        if jacobian_keep is not None and jacobian_keep != 1.0:
+        if jacobian_keep is not None:
             draw, labels = self.draw_smooth(n, jacobian_keep, seed, y, code, truncation, batch_size)
             return self.sample_z(draw.z, labels, batch_size)
         return self.sample_z(self.draw(n, seed, code, truncation).z, y, batch_size)
@@ -98,12 +98,15 @@ class Generator:
         a continuous G maps connected noise onto disconnected modes only by stretching it steeply between
         them, so the samples between modes are where ||dG/dz||_F is largest. Draw ceil(n / keep) candidates,
         keep the n with the smallest norm (within each class for conditional generators: the class counts
-        stay those of `y`), in draw order. Returns the kept draw and its labels (None: unconditional)."""
+        stay those of `y`), in draw order; keep 1 is the plain draw. Returns the kept draw and its labels
+        (None: unconditional)."""
         check_jacobian_keep(keep)
         if isinstance(self.prior, ImageInput):
             raise ConfigError("jacobian_keep ranks draws of a generator's noise; a translation run takes images, "
                               "not noise: drop it")
         labels = self.labels(n, y)
+        if keep == 1.0:
+            return self.draw(n, seed, code, truncation), labels
         m = math.ceil(n / keep)
         self.check_n(m)
         draw = self.draw(m, seed, code, truncation)
@@ -135,20 +138,16 @@ class Generator:
         p = len(dirs)
         step = torch.zeros(p, z.shape[1])
         step[:, :k] = JACOBIAN_STEP * dirs
-        rows = max(1, batch_size // (2 * p))
-        device = next(self.G.parameters()).device
-        was_training = self.G.training
-        self.G.eval()
+        rows = max(1, batch_size // (2 * p))  # draws per forward batch of their 2p shifted copies
         norms = []
         for i in range(0, len(z), rows):
             zb = z[i:i + rows]
             b = len(zb)
             shifted = torch.cat([zb[:, None] + step[None], zb[:, None] - step[None]], 1).reshape(b * 2 * p, -1)
             yb = None if labels is None else labels[i:i + rows].repeat_interleave(2 * p)
-            out = self.G(shifted.to(device), None if yb is None else yb.to(device)).float().cpu().reshape(b, 2, p, -1)
+            out = self.sample_z(shifted, yb, batch_size).reshape(b, 2, p, -1)
             ju2 = ((out[:, 0] - out[:, 1]) / (2 * JACOBIAN_STEP)).pow(2).sum(-1)  # [b, p]
             norms.append((ju2.sum(1) if out_size <= 16 else k * ju2.mean(1)).sqrt())
-        self.G.train(was_training)
         return torch.cat(norms)
 
     @torch.no_grad()
