@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import ganforge
+from ganforge.data.images import FASHION_DIR
 from ganforge.errors import ConfigError
 from ganforge.metrics.catalog import _legible
 from ganforge.train.loop import train_step
@@ -182,3 +183,28 @@ def test_mnist_cgan_hq_recipe_learns_legible_balanced_digits(tmp_path):
     leg = evaluate(str(run.run_dir), ["legible"], n=2000, seed=0, progress=False)[0]
     assert leg["legible"] > 0.5, leg
     assert leg["class_min"] >= 0.05 and leg["class_max"] <= 0.22, leg
+
+
+def _centroid_accuracy(x: torch.Tensor, y: torch.Tensor, train) -> float:
+    """Share of images x (in [0, 1]) nearest (pixel L2) to the mean training image of their own class y."""
+    pixels = train.x.float().flatten(1) / 255
+    centroids = torch.stack([pixels[train.y == c].mean(0) for c in range(train.num_classes)])
+    return float((torch.cdist(x.flatten(1), centroids).argmin(1) == y).float().mean())
+
+
+@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="needs the Debian package dataset-fashion-mnist")
+def test_fashion_cgan_hq_recipe_learns_its_classes(tmp_path):
+    """fashion-cgan-hq shortened to 1,500 steps. A nearest-class-mean reader (pixels) puts real test items in
+    their own class 67.7% of the time; measured at seed 0 (2 CPU cores, 2026-12-04) it does so for 75.4% of
+    1,000 class-balanced samples (10.0% after one step: the labels are learned), and the MNIST-feature FID
+    against 1,000 test items is 2.34 (19.8 after one step)."""
+    from ganforge.data.source import load_source
+    from ganforge.evaluate import evaluate
+    run = ganforge.train("fashion-cgan-hq", ["train.steps=1500", "train.progress=false", "train.device=cpu"],
+                         run_dir=tmp_path / "r")
+    assert run.state.cfg.model.num_classes == 10 and run.state.cfg.optim.lr_schedule == "linear"
+    y = torch.arange(1000) % 10
+    x = (ganforge.load_generator(run.run_dir).sample(1000, seed=0, y=y) + 1) / 2
+    assert _centroid_accuracy(x, y, load_source("fashion-mnist")) >= 0.6
+    fid = evaluate(str(run.run_dir), ["fid"], n=1000, features="mnist", seed=0, progress=False)[0]["fid"]
+    assert fid <= 4.0, fid
