@@ -24,7 +24,7 @@ QUALITY = ["model.d_spectral_norm=true", "model.g_spectral_norm=true", "model.d_
 def test_resume_is_bit_identical_with_every_quality_option(tmp_path):
     pytest.importorskip("kornia")
     N = 7
-    ov = TINY_DIGITS + QUALITY + ["train.augment=translation,cutout,colour", "optim.lr_schedule=cosine",
+    ov = TINY_DIGITS + QUALITY + ["train.augment=translation,cutout,colour", "optim.lr_schedule=cosine", "model.d_pack=2",
                                   f"optim.schedule_steps={2 * N}", "optim.decay_from=0.25", "train.ckpt_every=7"]
     ganforge.train("digits-gan", ov + [f"train.steps={2 * N}"], run_dir=tmp_path / "full")
     ganforge.train("digits-gan", ov + [f"train.steps={N}"], run_dir=tmp_path / "half")
@@ -141,10 +141,40 @@ def test_legible_metric_reads_confidence_and_class_shares():
     ("digits-gan", ["model.algorithm=infogan", "loss.topk=0.5"], "loss.topk"),
     ("digits28-mnist-cyclegan", ["optim.lr_schedule=linear"], "optim.lr_schedule"),
     ("digits-gan", ["model.algorithm=began", "model.arch=began", "train.augment=cutout"], "train.augment"),
+    ("ring8-gan", ["model.d_pack=0"], "model.d_pack"),
+    ("ring8-gan", ["model.d_pack=3"], "data.batch_size"),                          # 256 samples in packs of 3
+    ("mnist-cgan", ["model.d_pack=2"], "model.d_pack"),                            # one label per pack: refused
+    ("digits-gan", ["model.algorithm=infogan", "model.d_pack=2"], "model.d_pack"),
 ])
 def test_bad_quality_options_name_the_key(preset, overrides, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         build_state(ganforge.resolve(preset, TINY_DIGITS[:2] + overrides if preset == "digits-gan" else overrides))
+
+
+def test_packed_discriminator_judges_consecutive_samples_together():
+    """model.d_pack=2 (PacGAN): D's first layer takes twice the data's channels, and D of a batch is its inner
+    network on each pair of consecutive samples stacked on the channel axis: one logit per pair."""
+    from ganforge.nets.build import PackedDiscriminator
+    st = build_state(ganforge.resolve("digits-gan", TINY_DIGITS[:2] + ["model.d_pack=2", "train.device=cpu"]))
+    D = st.D.eval()
+    assert isinstance(D, PackedDiscriminator) and D.pack == 2
+    x = torch.randn(6, 1, 16, 16)
+    pairs = torch.stack([torch.cat([x[i], x[i + 1]]) for i in (0, 2, 4)])  # [3, 2, 16, 16]
+    assert torch.allclose(D(x), D.inner(pairs), atol=1e-6) and D(x).shape == (3,)
+    within = D(x[[1, 0, 2, 3, 4, 5]])  # the two samples of the first pack swapped: another input for D
+    assert not torch.isclose(within[0], D(x)[0]) and torch.allclose(within[1:], D(x)[1:], atol=1e-6)
+    swapped = D(torch.cat([x[2:4], x[0:2], x[4:]]))  # whole packs reordered: their logits follow
+    assert torch.allclose(swapped[[1, 0, 2]], D(x), atol=1e-6)
+    with pytest.raises(ConfigError, match="model.d_pack=2.*batch of 5 samples"):
+        D(x[:5])
+
+
+def test_packing_refused_for_your_own_networks():
+    G = torch.nn.Sequential(torch.nn.Linear(8, 2))
+    D = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Flatten(0))
+    with pytest.raises(ConfigError, match="model.d_pack.*your own D"):
+        ganforge.train("ring8-gan", ["model.z_dim=8", "model.d_pack=2", "train.steps=1", "train.progress=false"],
+                       G=G, D=D, dry_run=True)
 
 
 def test_spectral_norm_refused_for_your_own_networks():

@@ -95,6 +95,10 @@ class ModelConfig:
     label projection): each layer's largest singular value held at 1 by one power iteration per forward pass."""
     g_spectral_norm: bool = False
     """The same for the generator (as SAGAN and BigGAN do; its EMA copy keeps the normalised weights)."""
+    d_pack: int = 1
+    """PacGAN packing (Lin et al. 2018): D judges d_pack samples at once, stacked on its input's channels (images)
+    or features (points), real packs against generated packs, which penalises a G that repeats itself; 1: off.
+    data.batch_size (per process) must divide by it; unconditional model.algorithm=gan with model.arch's D only."""
 
 
 @dataclass
@@ -470,6 +474,10 @@ def validate(cfg: Config) -> None:
     _check(0.0 <= m.d_dropout < 1.0, "model.d_dropout", m.d_dropout, "must be in [0, 1)")
     _check(m.num_classes >= -1, "model.num_classes", m.num_classes, "-1 (from data), 0 or a positive count")
     _check(m.embed_dim >= 1, "model.embed_dim", m.embed_dim, "must be >= 1")
+    _check(m.d_pack >= 1, "model.d_pack", m.d_pack, "must be >= 1 (samples per discriminator input; 1: no packing)")
+    if m.d_pack > 1:
+        _check(d.batch_size % m.d_pack == 0, "data.batch_size", d.batch_size,
+               f"must divide by model.d_pack={m.d_pack} (D judges packs of that many samples)")
     _check(m.width >= 1, "model.width", m.width, "must be >= 1")
     _check(o.lr_schedule in ("constant", "linear", "cosine"), "optim.lr_schedule", o.lr_schedule,
            "constant | linear | cosine")
@@ -627,7 +635,7 @@ def augment_names(spec: str) -> list[str]:
     return [a.strip() for a in spec.split(",") if a.strip()]
 
 
-GAN_ONLY = ("loss.topk", "loss.penalty_every", "train.augment")  # options of the gan algorithm's step alone
+GAN_ONLY = ("loss.topk", "loss.penalty_every", "train.augment", "model.d_pack")  # options of the gan algorithm's step alone
 SHARED_OPTIONS = {("vaegan", "vae")}  # (section, algorithm): model.algorithm=vae reads vaegan.kl_weight
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")
 IN_MEMORY_SOURCES = ("tensor", "dataloader")

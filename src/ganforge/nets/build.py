@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..config import Config
+from ..errors import ConfigError
 from ..registries import NETWORKS
 from .heads import GaussianEncoder, QDiscriminator
 
@@ -33,6 +35,23 @@ def spectral_normalise(net: nn.Module) -> nn.Module:
         if isinstance(m, SPECTRAL) and not parametrize.is_parametrized(m, "weight"):
             spectral_norm(m)
     return net
+
+
+class PackedDiscriminator(nn.Module):
+    """PacGAN (Lin et al. 2018): inner judges packs of `pack` consecutive samples of a batch, concatenated along
+    the channel (or feature) axis: [B, C, ...] -> [B / pack, pack * C, ...]; one logit per pack."""
+
+    def __init__(self, inner: nn.Module, pack: int) -> None:
+        super().__init__()
+        self.inner, self.pack = inner, pack
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        n = x.shape[0]
+        if n % self.pack:
+            raise ConfigError(f"model.d_pack={self.pack}: the discriminator got a batch of {n} samples, which does "
+                              f"not divide into packs of {self.pack}; make data.batch_size (per process under "
+                              f"torchrun) a multiple of {self.pack}")
+        return self.inner(x.reshape(n // self.pack, self.pack * x.shape[1], *x.shape[2:]), y)
 
 
 def build_networks(cfg: Config, shape: tuple[int, ...], kind: str, num_classes: int, prior: Any
@@ -63,6 +82,9 @@ def _build_networks(cfg: Config, shape: tuple[int, ...], kind: str, num_classes:
         F, D_A = build(m, tuple(in_shape), num_classes, generator_output(cfg, kind), in_shape=tuple(shape))
         return {"G": G, "D": D, "F": F, "D_A": D_A}  # CycleGAN: F maps B back to A, D_A judges A
     G, D = build(m, tuple(shape), num_classes, generator_output(cfg, kind))
+    if m.d_pack > 1:  # D of the same family on the packed shape: d_pack samples along the first axis
+        packed = (shape[0] * m.d_pack, *shape[1:])
+        D = PackedDiscriminator(build(m, packed, num_classes, generator_output(cfg, kind))[1], m.d_pack)
     if prior.q_dim:
         D = QDiscriminator(D, prior.q_dim)
     if cfg.model.algorithm in ENCODING:  # an encoder on the trunk of a second D of the family

@@ -283,6 +283,10 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
                 raise ConfigError(f"config key 'model.{key}': your own networks are used as passed; apply "
                                   f"torch.nn.utils.parametrizations.spectral_norm to their layers yourself (or "
                                   f"train model.arch's networks)")
+        if cfg.model.d_pack > 1:
+            raise ConfigError(f"config key 'model.d_pack' = {cfg.model.d_pack}: your own D is used as passed; make it "
+                              f"take packs itself (ganforge.nets.build.PackedDiscriminator wraps a D built for "
+                              f"d_pack x the channels), or train model.arch's networks")
         nets = algorithm.adapt(G, D, d_output)
         fit_interface(cfg, nets, prior, source)
     else:
@@ -392,9 +396,10 @@ def check_shapes(nets: dict[str, nn.Module], algorithm: Algorithm, prior: Any, s
         return algorithm.check_shapes(nets, source, device)
     G = nets["G"]  # no discriminator (vae): its other network is run on G's output (the encoder)
     D = nets["D"] if "D" in nets else nets[next(role for role in nets if role != "G")]
+    n = 2 * algorithm.cfg.model.d_pack  # whole packs for a PacGAN D (model.d_pack)
     g = torch.Generator().manual_seed(0)
-    z = prior.draw(2, generator=g).z.to(device)
-    y = torch.zeros(2, dtype=torch.long, device=device) if num_classes > 0 else None
+    z = prior.draw(n, generator=g).z.to(device)
+    y = torch.zeros(n, dtype=torch.long, device=device) if num_classes > 0 else None
     modes = (G.training, D.training)
     G.eval(), D.eval()
     try:
@@ -402,7 +407,7 @@ def check_shapes(nets: dict[str, nn.Module], algorithm: Algorithm, prior: Any, s
             with OutputCounter(G) as g_count:
                 fake = G(z, y)
         except Exception as e:
-            raise ConfigError(f"the generator failed on a batch of noise of shape [2, {prior.dim}] "
+            raise ConfigError(f"the generator failed on a batch of noise of shape [{n}, {prior.dim}] "
                               f"(model.z_dim / z_dim): {type(e).__name__}: {e}") from None
         if tuple(fake.shape[1:]) != tuple(source.shape):
             raise DataError(f"the generator makes samples of shape {list(fake.shape[1:])} but the data "
@@ -420,7 +425,7 @@ def check_shapes(nets: dict[str, nn.Module], algorithm: Algorithm, prior: Any, s
     check_extra = getattr(algorithm, "check_extra", None)
     if check_extra is not None:
         check_extra(nets, source, device)
-    return g_count.elements // 2, d_count.elements // 2
+    return g_count.elements // n, d_count.elements // n
 
 
 def check_parameter_memory(algorithm: Algorithm, source: Source, prior: Any, device: torch.device) -> None:

@@ -96,7 +96,7 @@ class Algorithm:
         return {"G": OptimizerSpec(("G",), o.lr_g, "generator"), "D": OptimizerSpec(("D",), o.lr_d, "discriminator")}
 
     def check_output(self, out: Any, x: torch.Tensor) -> None:
-        """D's output on a probe batch x of 2 samples must fit the algorithm (ConfigError otherwise)."""
+        """D's output on a probe batch x (2 samples, or 2 packs of model.d_pack) must fit the algorithm (ConfigError otherwise)."""
         if not torch.is_tensor(out) or out.shape != (2,):
             shape = list(out.shape) if torch.is_tensor(out) else type(out).__name__
             raise ConfigError(f"the discriminator must return logits of shape [N]; got {shape}")

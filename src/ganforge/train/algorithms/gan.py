@@ -28,6 +28,10 @@ class GAN(Algorithm):
     def __init__(self, cfg, num_classes, device) -> None:  # type: ignore[no-untyped-def]
         super().__init__(cfg, num_classes, device)
         self.objective, self.penalty = objective_and_penalty(cfg)
+        if cfg.model.d_pack > 1 and num_classes > 0:
+            raise ConfigError(f"config key 'model.d_pack' = {cfg.model.d_pack}: a pack holds samples of several "
+                              f"classes and D takes one label per input, but this run is conditional ({num_classes} "
+                              f"classes); set model.num_classes=0 or model.d_pack=1")
         self.augment = build_augment(cfg.train.augment) or (lambda x: x)  # DiffAugment on every batch D sees
 
     def bind(self, source: Any) -> None:
