@@ -49,7 +49,7 @@ def test_lr_factor_schedules():
 def test_schedule_sets_every_optimisers_rate_and_ema_starts_late():
     st = build_state(ganforge.resolve("ring8-gan", ["model.g_hidden=[16]", "model.d_hidden=[16]",
                                                     "data.batch_size=16", "optim.lr_schedule=linear",
-                                                    "optim.schedule_steps=20", "optim.lr_g=1e-3",
+                                                    "optim.schedule_steps=20", "train.steps=20", "optim.lr_g=1e-3",
                                                     "optim.lr_d=4e-3", "train.ema=0.99", "train.ema_start=4",
                                                     "train.device=cpu"]))
     for step in range(10):
@@ -61,6 +61,19 @@ def test_schedule_sets_every_optimisers_rate_and_ema_starts_late():
     assert st.opts["G"].param_groups[0]["lr"] == pytest.approx(1e-3 * factor)
     assert st.opts["D"].param_groups[0]["lr"] == pytest.approx(4e-3 * factor)
     assert not all(torch.equal(p, q) for p, q in zip(st.ema["G"].parameters(), st.nets["G"].parameters()))
+
+
+def test_a_decaying_schedule_shorter_than_the_run_is_refused():
+    """mnist-cgan (the default job) fixes its schedule at 7,000 steps: a longer run would spend its last steps at
+    rate 0, so it is refused by name until optim.schedule_steps follows the run; a shorter one is its first part."""
+    with pytest.raises(ganforge.ConfigError, match="optim.schedule_steps.*shorter than train.steps=8000"):
+        ganforge.resolve("mnist-cgan", ["train.steps=8000"])
+    assert ganforge.resolve("mnist-cgan", ["train.steps=8000", "optim.schedule_steps=0"]).optim.schedule_steps == 0
+    assert ganforge.resolve("mnist-cgan", ["train.steps=8000", "optim.lr_schedule=constant"]).train.steps == 8000
+    cfg = ganforge.resolve("mnist-cgan", ["train.steps=1500"])
+    o = cfg.optim
+    assert [lr_factor(o.lr_schedule, s, o.schedule_steps, o.decay_from) for s in (0, 1499, 3499)] == [1.0] * 3
+    assert lr_factor(o.lr_schedule, 5250, o.schedule_steps, o.decay_from) == pytest.approx(0.5)
 
 
 def test_lazy_regularisation_adds_the_term_every_k_steps_weighted_by_k(monkeypatch):

@@ -483,6 +483,11 @@ def validate(cfg: Config) -> None:
            "constant | linear | cosine")
     _check(0.0 <= o.decay_from < 1.0, "optim.decay_from", o.decay_from, "must be in [0, 1)")
     _check(o.schedule_steps >= 0, "optim.schedule_steps", o.schedule_steps, "must be >= 0 (0: train.steps)")
+    if o.lr_schedule != "constant" and 0 < o.schedule_steps < t.steps:
+        raise ConfigError(f"config key 'optim.schedule_steps': {o.schedule_steps} is shorter than train.steps={t.steps}: "
+                          f"with optim.lr_schedule={o.lr_schedule} the learning rates are 0 after step "
+                          f"{o.schedule_steps}, so the last {t.steps - o.schedule_steps} steps would learn nothing; "
+                          "set optim.schedule_steps=0 (the schedule follows train.steps) or to at least train.steps")
     _check(t.ema_start >= 0, "train.ema_start", t.ema_start, "must be >= 0")
     _check(0.0 < l.topk <= 1.0, "loss.topk", l.topk, "must be in (0, 1]")
     _check(0.0 < l.topk_decay <= 1.0, "loss.topk_decay", l.topk_decay, "must be in (0, 1]")
