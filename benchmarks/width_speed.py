@@ -2,6 +2,7 @@
 """Why wider DCGANs are slower on this CPU: ms per training step against the multiply-accumulates it does.
 
     python benchmarks/width_speed.py [--preset mnist-dcgan] [--widths 32,48,64] [--steps 20] [--rounds 3]
+    python benchmarks/width_speed.py --preset mnist-cgan --widths 32,64 --precisions fp32,bf16 --layouts channels-last
 
 For each model.width, in both memory layouts (train.channels_last true / false), the preset's training step
 (ganforge's own, data pipeline included, no logging) is timed over --steps steps; the configurations take turns
@@ -9,7 +10,8 @@ for --rounds rounds so that a shared machine's load falls on all of them alike, 
 The multiply-accumulates (MACs) of one step are counted from the conv, transposed-conv and linear layers' shapes
 (forward x 3 for forward + both backward products, G's forward counted for D's and G's updates as the step
 runs it). If the time per GMAC stays flat as width grows, the slowdown is the arithmetic itself, not a layout
-or kernel-choice problem.
+or kernel-choice problem. --precisions adds train.precision=bf16 rows (autocast: on a CPU with AMX / AVX-512
+BF16 its kernels do the wider nets' arithmetic much faster per GMAC).
 """
 from __future__ import annotations
 
@@ -55,23 +57,27 @@ def main() -> None:
     ap.add_argument("--widths", default="32,48,64")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--precisions", default="fp32", help="comma-separated train.precision values (fp32, bf16)")
+    ap.add_argument("--layouts", default="channels-last,contiguous", help="comma-separated: channels-last, contiguous")
     a = ap.parse_args()
-    configs = [(int(w), cl) for w in a.widths.split(",") for cl in (True, False)]
+    layouts = [{"channels-last": True, "contiguous": False}[x] for x in a.layouts.split(",")]
+    configs = [(int(w), cl, p) for w in a.widths.split(",") for cl in layouts for p in a.precisions.split(",")]
     states, macs = {}, {}
-    for w, cl in configs:
+    for c in configs:
+        w, cl, prec = c
         st = build_state(resolve(a.preset, ["train.progress=false", f"model.width={w}",
-                                            f"train.channels_last={str(cl).lower()}"]))
+                                            f"train.channels_last={str(cl).lower()}", f"train.precision={prec}"]))
         batch = st.cfg.data.batch_size
         z = st.prior.draw(2, st.device).z
         y = torch.zeros(2, dtype=torch.long) if st.num_classes else None
         g = macs_per_sample(st.G, z, y) if y is not None else macs_per_sample(st.G, z)
         x = st.G(z, y) if y is not None else st.G(z)
         d = macs_per_sample(st.D, x, y) if y is not None else macs_per_sample(st.D, x)
-        macs[(w, cl)] = 3 * batch * (g + 2 * d + d)  # G once; D on real, fake and in G's update
+        macs[c] = 3 * batch * (g + 2 * d + d)  # G once; D on real, fake and in G's update
         for _ in range(3):
             train_step(st)
             st.step += 1
-        states[(w, cl)] = st
+        states[c] = st
     best = {c: float("inf") for c in configs}
     for _ in range(a.rounds):
         for c in configs:
@@ -84,12 +90,13 @@ def main() -> None:
     base = best[configs[0]]
     print(f"{a.preset}, batch {states[configs[0]].cfg.data.batch_size}, {torch.get_num_threads()} threads, "
           f"best of {a.rounds} rounds of {a.steps} steps")
-    print("| width | layout | ms/step | x width " + a.widths.split(",")[0] + " channels-last | GMAC/step | ms per GMAC |")
-    print("|---|---|---|---|---|---|")
+    first = f"{configs[0][0]} {'channels-last' if configs[0][1] else 'contiguous'} {configs[0][2]}"
+    print(f"| width | layout | precision | ms/step | x width {first} | GMAC/step | ms per GMAC |")
+    print("|---|---|---|---|---|---|---|")
     for c in configs:
-        w, cl = c
+        w, cl, prec = c
         gmac = macs[c] / 1e9
-        print(f"| {w} | {'channels-last' if cl else 'contiguous'} | {best[c]:.1f} | {best[c] / base:.2f}x | "
+        print(f"| {w} | {'channels-last' if cl else 'contiguous'} | {prec} | {best[c]:.1f} | {best[c] / base:.2f}x | "
               f"{gmac:.2f} | {best[c] / gmac:.1f} |")
 
 

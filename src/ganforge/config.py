@@ -16,7 +16,7 @@ from .errors import ConfigError
 from .registry import suggest
 
 PRESET_DIR = Path(__file__).parent / "configs"
-DEFAULT_PRESET = "mnist-cgan"
+DEFAULT_PRESET = "mnist-cgan-w64-bf16"
 
 
 @dataclass
