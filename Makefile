@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ganforge-setup
-DEMO := runs/mnist-cgan-w64-bf16
+DEMO := runs/mnist-cgan-w64-demo
 
 .PHONY: setup demo test test-slow clean
 

@@ -35,6 +35,36 @@ def test_reduced_precision_trains_and_resumes_exactly(tmp_path, precision):
     assert full.step == 20
 
 
+def test_auto_precision_is_bf16_only_where_native(tmp_path, monkeypatch):
+    """train.precision=auto: bf16 on a CPU with AVX-512 BF16 or AMX (as measured for the default job), fp32
+    elsewhere; the run then trains exactly as the resolved precision does."""
+    from ganforge.train.state import native_bf16, resolve_precision
+    cpu = torch.device("cpu")
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert native_bf16(cpu) == native
+    assert resolve_precision("auto", cpu) == ("bf16" if native else "fp32")
+    assert [resolve_precision(p, cpu) for p in ("fp32", "bf16", "fp16")] == ["fp32", "bf16", "fp16"]
+    assert resolve_precision("auto", torch.device("mps")) == "fp32"
+    args = SMALL + ["train.steps=3", "train.ckpt_every=3"]
+    for flag in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, flag, lambda: False)
+    assert resolve_precision("auto", cpu) == "fp32"
+    auto = ganforge.train("digits-gan", args + ["train.precision=auto"], run_dir=tmp_path / "auto")
+    ganforge.train("digits-gan", args + ["train.precision=fp32"], run_dir=tmp_path / "fp32")
+    assert auto.config.train.precision == "auto"
+    a, b = (checkpoint.load(RunDir(tmp_path / r).checkpoints()[-1]) for r in ("auto", "fp32"))
+    assert states_equal({k: a[k] for k in ("G", "D")}, {k: b[k] for k in ("G", "D")})
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert resolve_precision("auto", cpu) == "bf16"
+    auto = ganforge.train("digits-gan", args + ["train.precision=auto"], run_dir=tmp_path / "auto16")
+    bf16 = ganforge.train("digits-gan", args + ["train.precision=bf16"], run_dir=tmp_path / "bf16")
+    a, b = (checkpoint.load(RunDir(tmp_path / r).checkpoints()[-1]) for r in ("auto16", "bf16"))
+    assert states_equal({k: a[k] for k in ("G", "D")}, {k: b[k] for k in ("G", "D")})
+    assert not states_equal(a["G"], checkpoint.load(RunDir(tmp_path / "fp32").checkpoints()[-1])["G"])  # bf16 ran
+    with pytest.raises(ConfigError, match="train.precision"):
+        ganforge.resolve("digits-gan", ["train.precision=bf32"])
+
+
 def test_fp16_with_gradient_penalty_is_refused():
     with pytest.raises(ConfigError, match="fp16 with a gradient penalty"):
         ganforge.resolve("mnist-wgan-gp", ["train.precision=fp16"])

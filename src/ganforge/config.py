@@ -16,7 +16,7 @@ from .errors import ConfigError
 from .registry import suggest
 
 PRESET_DIR = Path(__file__).parent / "configs"
-DEFAULT_PRESET = "mnist-cgan-w64-bf16"
+DEFAULT_PRESET = "mnist-cgan-w64-demo"
 
 
 @dataclass
@@ -178,7 +178,7 @@ class TrainConfig:
     tensorboard: bool = False
     """Also write TensorBoard scalars and sample images to RUN/tensorboard (needs the tensorboard extra)."""
     precision: str = "fp32"
-    """fp32 | bf16 (autocast, CPU and GPU) | fp16 (autocast with one gradient scaler per optimiser; GPU)."""
+    """fp32 | bf16 (autocast, CPU and GPU) | fp16 (autocast with one gradient scaler per optimiser; GPU) | auto (bf16 where the device computes it natively: a CUDA GPU that supports it, a CPU with AVX-512 BF16 or AMX; else fp32)."""
     reuse_fake: bool = True
     """With loss.n_critic=1 the generator update reuses the discriminator step's fake batch and labels (one G forward per step, as the PyTorch DCGAN tutorial does); false draws fresh noise for it."""
     compile: bool = False
@@ -559,7 +559,7 @@ def validate(cfg: Config) -> None:
     _check(0 <= t.seed < 2**32, "train.seed", t.seed, "must be in [0, 2^32)")
     _check(bool(re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", t.device)), "train.device", t.device,
            "auto | cpu | cuda | cuda:N | mps")
-    _check(t.precision in ("fp32", "bf16", "fp16"), "train.precision", t.precision, "fp32 | bf16 | fp16")
+    _check(t.precision in ("fp32", "bf16", "fp16", "auto"), "train.precision", t.precision, "fp32 | bf16 | fp16 | auto")
     effective_penalty = l.penalty
     if l.penalty == "default" and l.name in registries.OBJECTIVES:
         effective_penalty = registries.OBJECTIVES.get(l.name).default_penalty

@@ -120,8 +120,8 @@ class TrainState:
         return channels_last(self.cfg, self.custom)
 
     def autocast(self) -> Any:
-        """The autocast context of train.precision (a no-op for fp32)."""
-        p = self.cfg.train.precision
+        """The autocast context of train.precision (a no-op for fp32, and for auto where bf16 is not native)."""
+        p = resolve_precision(self.cfg.train.precision, self.device)
         if p == "fp32":
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16 if p == "bf16" else torch.float16)
@@ -442,6 +442,25 @@ def check_parameter_memory(algorithm: Algorithm, source: Source, prior: Any, dev
             device, "make the networks smaller")
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether the device computes bfloat16 natively: a CUDA GPU that supports it, a CPU with AVX-512 BF16 or
+    AMX tiles (elsewhere autocast emulates bf16 and is slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        cpu = torch.cpu
+        return any(getattr(cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported",
+                                                                       "_is_amx_tile_supported"))
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """train.precision as it runs on device: auto -> bf16 where native_bf16, else fp32; others unchanged."""
+    if precision != "auto":
+        return precision
+    return "bf16" if native_bf16(device) else "fp32"
+
+
 def check_memory(cfg: Config, source: Source, per_sample: tuple[int, int], world: int, device: torch.device) -> None:
     """data.batch_size against the device's free memory: a lower bound of one step's need (the
     activations G's forward and D's forward on the real and the fake batch keep for backward, and the
@@ -449,7 +468,7 @@ def check_memory(cfg: Config, source: Source, per_sample: tuple[int, int], world
     import math
 
     batch = max(cfg.data.batch_size // max(world, 1), 1)
-    element = 2 if cfg.train.precision in ("bf16", "fp16") else 4
+    element = 2 if resolve_precision(cfg.train.precision, device) in ("bf16", "fp16") else 4
     g_act, d_act = per_sample
     need = batch * (element * (g_act + 2 * d_act) + 4 * math.prod(source.shape))
     require(need, f"data.batch_size={cfg.data.batch_size}" + (f" ({batch} per process)" if world > 1 else ""),
