@@ -1,4 +1,4 @@
-"""Time and peak memory of the default `ganforge train` job (config.DEFAULT_PRESET: mnist-cgan since issue 18), data loading included.
+"""Time and peak memory of the default `ganforge train` job (config.DEFAULT_PRESET: mnist-cgan-w64-demo since 2026-12-05), data loading included.
 
 Usage: python benchmarks/default_job.py [PRESET] [--set k=v ...]
 Runs the CLI in a fresh temporary directory and prints wall time, peak resident memory of the
