@@ -51,12 +51,13 @@ def test_auto_precision_is_bf16_only_where_native(tmp_path, monkeypatch):
     assert resolve_precision("auto", cpu) == "fp32"
     auto = ganforge.train("digits-gan", args + ["train.precision=auto"], run_dir=tmp_path / "auto")
     ganforge.train("digits-gan", args + ["train.precision=fp32"], run_dir=tmp_path / "fp32")
-    assert auto.config.train.precision == "auto"
+    assert auto.config.train.precision == "auto" and auto.state.precision == "fp32"
     a, b = (checkpoint.load(RunDir(tmp_path / r).checkpoints()[-1]) for r in ("auto", "fp32"))
     assert states_equal({k: a[k] for k in ("G", "D")}, {k: b[k] for k in ("G", "D")})
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
     assert resolve_precision("auto", cpu) == "bf16"
     auto = ganforge.train("digits-gan", args + ["train.precision=auto"], run_dir=tmp_path / "auto16")
+    assert auto.state.precision == "bf16"
     bf16 = ganforge.train("digits-gan", args + ["train.precision=bf16"], run_dir=tmp_path / "bf16")
     a, b = (checkpoint.load(RunDir(tmp_path / r).checkpoints()[-1]) for r in ("auto16", "bf16"))
     assert states_equal({k: a[k] for k in ("G", "D")}, {k: b[k] for k in ("G", "D")})

@@ -25,7 +25,7 @@ from .ema import ema_decay, update_ema
 from .schedule import lr_factor
 from .rundir import RunDir, say
 from . import dist as distributed
-from .state import TrainState, resolve_precision
+from .state import TrainState
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 # the CLI sets this: after a stop, later signals are ignored until the process exits (one arriving
@@ -252,8 +252,7 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
 
     sums: torch.Tensor | None = None  # the algorithm's scalars summed on the device since the last log line
     count, t_last, rollbacks = 0, time.perf_counter(), 0
-    precision = resolve_precision(t.precision, st.device)
-    desc = cfg.name if precision == "fp32" else f"{cfg.name} ({precision})"
+    desc = cfg.name if st.precision == "fp32" else f"{cfg.name} ({st.precision})"
     bar = tqdm(total=t.steps, initial=st.step, disable=not (t.progress and st.dist.main), desc=desc, unit="step",
                dynamic_ncols=True, mininterval=0.2 if sys.stderr.isatty() else 10.0)
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -119,9 +120,14 @@ class TrainState:
         """Whether image batches go to the networks in channels-last layout."""
         return channels_last(self.cfg, self.custom)
 
+    @functools.cached_property
+    def precision(self) -> str:
+        """train.precision as this run computes: auto resolved once for its device (resolve_precision)."""
+        return resolve_precision(self.cfg.train.precision, self.device)
+
     def autocast(self) -> Any:
-        """The autocast context of train.precision (a no-op for fp32, and for auto where bf16 is not native)."""
-        p = resolve_precision(self.cfg.train.precision, self.device)
+        """The autocast context of the run's precision (a no-op for fp32, and for auto where bf16 is not native)."""
+        p = self.precision
         if p == "fp32":
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16 if p == "bf16" else torch.float16)
