@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--jacobian-keep", type=float, default=None, metavar="KEEP",
                    help="sample with Jacobian-norm rejection keeping this share of draws (see generate; recorded "
                         "in every protocol)")
+    e.add_argument("--labels", default="balanced", choices=["balanced", "data"],
+                   help="class mix of a conditional generator's samples: balanced (default) or data (the training "
+                        "split's class shares; recorded in every protocol)")
     e.add_argument("--json", action="store_true", help="print the results as JSON instead of a summary")
     e.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference features")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -367,7 +370,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         writable_file(a.out, "--out")
     results = evaluate(a.source, names, n=a.n, seed=a.seed, ref=a.ref, features=a.features, real=a.real,
                        fake=a.fake, n_ref=a.n_ref, progress=not a.no_progress, use_cache=not a.no_cache, G=a.g,
-                       truncation=a.truncation, jacobian_keep=a.jacobian_keep)
+                       truncation=a.truncation, jacobian_keep=a.jacobian_keep, labels=a.labels)
     text = json.dumps(finite_or_null(results), indent=2, allow_nan=False)
     print(text if a.json else summary(results))
     if a.out:

@@ -291,14 +291,19 @@ def _sample_metric(fake: SampleSet, real: SampleSet, progress: bool) -> tuple[di
 def evaluate(source: str | os.PathLike | None = None, metrics: Any = None, n: int | None = None, seed: int = 0,
              ref: str = "test", features: str | None = None, real: str | None = None, fake: str | None = None,
              n_ref: int | None = None, progress: bool = True, use_cache: bool = True, G: Any = None,
-             truncation: float | None = None, jacobian_keep: float | None = None) -> list[dict[str, Any]]:
+             truncation: float | None = None, jacobian_keep: float | None = None, labels: str = "balanced"
+             ) -> list[dict[str, Any]]:
     """Evaluate a trained generator (SOURCE) against its dataset's `ref` split, or a `fake` set against a
     `real` set. Defaults: fid, kid, pr, dc with Inception features for images (and is for 1-channel
     images); modes for toy points;
     n = 10,000 images (26,000 for stacked MNIST) or 2,500 points; n_ref = n (capped at the set's size).
     truncation psi scales the generator's noise (Generator.draw) and is recorded in every protocol;
     jacobian_keep samples with Jacobian-norm rejection (Generator.draw_smooth; recorded when given); `recon`
-    measures an encoder run's reconstructions of the `ref` split instead of samples."""
+    measures an encoder run's reconstructions of the `ref` split instead of samples. labels (conditional generators):
+    "balanced" draws every class equally often, "data" in the class shares of the training split, the mix of
+    p(x) = sum_y p(y) p(x | y) (see label_mix; recorded when given)."""
+    if labels not in LABEL_MIXES:
+        raise ConfigError(f"--labels must be one of {', '.join(LABEL_MIXES)}, got '{labels}'")
     if ref not in ("train", "test"):
         raise ConfigError(f"--ref must be train or test, got '{ref}'")
     for key, value in (("--n", n), ("--n-ref", n_ref)):
@@ -310,7 +315,9 @@ def evaluate(source: str | os.PathLike | None = None, metrics: Any = None, n: in
         if real is not None or fake is not None:
             raise ConfigError("give either a generator SOURCE or --real and --fake, not both")
         return _evaluate_generator(source, metrics, n, seed, ref, features, n_ref, progress, use_cache, G, truncation,
-                                   jacobian_keep)
+                                   jacobian_keep, labels)
+    if labels != "balanced":
+        raise ConfigError("--labels applies to a conditional generator SOURCE, not to --real / --fake sets")
     if truncation is not None:
         raise ConfigError("--truncation applies to a generator SOURCE, not to --real / --fake sets")
     if jacobian_keep is not None:
@@ -334,7 +341,7 @@ def reference_name(data_name: str, ref: str) -> tuple[str, str]:
 
 def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref: str, features: str | None,
                         n_ref: int | None, progress: bool, use_cache: bool, G: Any, truncation: float | None = None,
-                        jacobian_keep: float | None = None) -> list[dict[str, Any]]:
+                        jacobian_keep: float | None = None, labels: str = "balanced") -> list[dict[str, Any]]:
     from .sample import check_jacobian_keep, check_truncation, load_generator
     check_truncation(truncation)
     check_jacobian_keep(jacobian_keep)
@@ -344,6 +351,9 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
     if jacobian_keep is not None and gen.translates:
         raise ConfigError("--jacobian-keep ranks draws of a generator's noise; a translation run takes images, not "
                           "noise: drop it")
+    if labels != "balanced" and (gen.translates or gen.num_classes == 0):
+        raise ConfigError(f"--labels {labels} sets the class mix of a conditional generator; '{source}' takes no "
+                          f"class: drop it")
     if gen.translates and "b2a" in gen.directions:
         return evaluate_cycle(gen, metrics, n, seed, ref, features, n_ref, progress,
                               {"generator": str(source), "generator_step": gen.step, "weights": "G_ema, F_ema"})
@@ -367,6 +377,8 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
         extra["jacobian_keep"] = jacobian_keep
         extra["jacobian_rejection"] = ("Tanielian et al. 2020: of ceil(n / jacobian_keep) draws, the n with the smallest "
                                        "||dG/dz||_F (central differences; within each class for conditional G)")
+    if labels != "balanced":
+        extra["labels"] = f"{labels}: {LABEL_MIXES[labels]}"
     recon = [r for name in list(ms) if name == "recon" for r in [ms.pop(name)]]
     if recon and (truncation is not None or jacobian_keep is not None):
         raise ConfigError("--truncation and --jacobian-keep do not apply to metric 'recon' (reconstructions decode "
@@ -378,7 +390,7 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
     check_counts(ms, n, n_ref)
     gen.check_n(n)
     return results + evaluate_samples(gen, ms, ex_name, n, seed, ref_spec, split, cfg, n_ref, progress, use_cache,
-                                      extra, truncation=truncation, jacobian_keep=jacobian_keep)
+                                      extra, truncation=truncation, jacobian_keep=jacobian_keep, labels=labels)
 
 
 def evaluate_reconstruction(gen: Any, n: int | None, ref_spec: str, split: str, cfg: Config,
@@ -407,20 +419,45 @@ DIGIT_SETS = ("mnist", "digits28")  # 28x28 grey digits: the shipped MNIST class
 def evaluate_samples(gen: Any, ms: dict[str, Metric], ex_name: str, n: int, seed: int, ref_spec: str, split: str,
                      cfg: Config, n_ref: int | None = None, progress: bool = True, use_cache: bool = True,
                      extra: dict[str, Any] | None = None, real_set: SampleSet | None = None,
-                     truncation: float | None = None, jacobian_keep: float | None = None) -> list[dict[str, Any]]:
-    """Sample n from a Generator (classes balanced for conditional ones) and measure against ref_spec
-    (or against real_set when given)."""
-    fake_set = generated_set(gen, n, seed, truncation, jacobian_keep)
+                     truncation: float | None = None, jacobian_keep: float | None = None, labels: str = "balanced"
+                     ) -> list[dict[str, Any]]:
+    """Sample n from a Generator (classes in the mix `labels` for conditional ones, see label_mix) and measure
+    against ref_spec (or against real_set when given)."""
+    fake_set = generated_set(gen, n, seed, truncation, jacobian_keep, label_mix(gen, n, labels, cfg))
     real_set = real_set or reference_set(ref_spec, split, fake_set.kind, n_ref or n, cfg)
     return measure(fake_set, real_set, ms, ex_name, seed, progress, use_cache, extra, generator=gen)
 
 
-def generated_set(gen: Any, n: int, seed: int, truncation: float | None = None, jacobian_keep: float | None = None
-                  ) -> SampleSet:
-    """n samples of a Generator (classes balanced for conditional ones), decoded to uint8 images or points."""
+LABEL_MIXES = {
+    "balanced": "every class n / num_classes times (the remainder to the first classes)",
+    "data": "each class in its share of the training split's labels, rounded to whole samples by largest remainder",
+}
+
+
+def label_mix(gen: Any, n: int, mix: str, cfg: Config) -> Any:
+    """The n class labels of an evaluation, in blocks (0,0,..,1,1,..): None for an unconditional generator;
+    "balanced" as Generator.labels; "data" in the training split's class shares (a conditional G models
+    p(x | y), so the data's own p(y) makes its samples a model of p(x))."""
+    if gen.num_classes == 0 or mix == "balanced":
+        return gen.labels(n)
+    src = load_source(cfg.data.name.partition("@")[0], cfg.data)
+    if getattr(src, "y", None) is None:
+        raise DataError(f"--labels {mix} needs the class labels of '{cfg.data.name}', which has none: use --labels "
+                        f"balanced")
+    counts = np.bincount(np.asarray(src.y).astype(np.int64).reshape(-1), minlength=gen.num_classes)[:gen.num_classes]
+    exact = counts / counts.sum() * n
+    k = np.floor(exact).astype(np.int64)
+    k[np.argsort(-(exact - k), kind="stable")[:n - int(k.sum())]] += 1
+    return np.repeat(np.arange(gen.num_classes), k)
+
+
+def generated_set(gen: Any, n: int, seed: int, truncation: float | None = None, jacobian_keep: float | None = None,
+                  y: Any = None) -> SampleSet:
+    """n samples of a Generator (classes balanced for conditional ones unless labels y are given), decoded to uint8
+    images or points."""
     if n < 2:
         raise ConfigError(f"need at least 2 generated samples, got n={n}")
-    x = gen.sample(n, seed=seed, y=gen.labels(n), truncation=truncation, jacobian_keep=jacobian_keep)
+    x = gen.sample(n, seed=seed, y=gen.labels(n, y), truncation=truncation, jacobian_keep=jacobian_keep)
     return SampleSet(f"generator step {gen.step}", gen.decode(x),
                      gen.data_info["kind"])
 
