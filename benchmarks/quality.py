@@ -16,6 +16,7 @@ Prints one line per run (with its wall-clock training time) and a summary per pr
     python benchmarks/quality.py ring8-hq grid25-hq --seeds 0,1,2,3,4 --jacobian-keep 0.95
     python benchmarks/quality.py mnist-dcgan --n-inception 10000
     python benchmarks/quality.py fashion-cgan-hq --n-inception 10000
+    python benchmarks/quality.py mnist-cgan-w64-hq --n-inception 10000 --labels data
     python benchmarks/quality.py mnist-dcgan --set train.steps=1000 --seeds 0 --n-inception 0
 """
 from __future__ import annotations
@@ -31,8 +32,10 @@ from ganforge.evaluate import evaluate
 TOY_TARGETS = {"ring8": (8, 98.0), "grid25": (25, 97.0)}
 
 
-def measure(run: Path, data: str, n_inception: int, seed: int, keep: float | None = None) -> dict:
-    """The row of one run; with keep, the samples are drawn with Jacobian-norm rejection (--jacobian-keep)."""
+def measure(run: Path, data: str, n_inception: int, seed: int, keep: float | None = None, labels: str = "balanced"
+            ) -> dict:
+    """The row of one run; with keep, the samples are drawn with Jacobian-norm rejection (--jacobian-keep); labels:
+    the class mix of a conditional run's samples (evaluate --labels; the legibility reading stays balanced)."""
     ev = lambda metrics, **kw: evaluate(str(run), metrics, seed=seed, progress=False, jacobian_keep=keep, **kw)[0]  # noqa: E731
     if data in TOY_TARGETS or data == "stacked-mnist":
         r = ev(["modes"])
@@ -41,10 +44,12 @@ def measure(run: Path, data: str, n_inception: int, seed: int, keep: float | Non
     if not data.startswith("fashion"):
         r = ev(["legible"], n=2000)
         row.update({k: r[k] for k in ("legible", "class_min", "class_max", "reference_legible")})
-        row["fid_mnist_features"] = ev(["fid"], n=10_000, features="mnist")["fid"]
+        row["fid_mnist_features"] = ev(["fid"], n=10_000, features="mnist", labels=labels)["fid"]
     if n_inception:
-        row["fid_inception"] = ev(["fid"], n=n_inception, features="inception")["fid"]
+        row["fid_inception"] = ev(["fid"], n=n_inception, features="inception", labels=labels)["fid"]
         row["n_inception"] = n_inception
+    if labels != "balanced":
+        row["labels"] = labels
     return row
 
 
@@ -75,6 +80,9 @@ def main() -> None:
     ap.add_argument("--n-inception", type=int, default=0, help="samples for the Inception FID of images (0: skip)")
     ap.add_argument("--jacobian-keep", type=float, default=None, metavar="KEEP",
                     help="also measure every run sampled with Jacobian-norm rejection keeping this share of draws")
+    ap.add_argument("--labels", default="balanced", choices=["balanced", "data"],
+                    help="class mix of conditional runs' FID samples (evaluate --labels): balanced, or the training "
+                         "split's class shares")
     ap.add_argument("--root", default="runs/bench-quality")
     ap.add_argument("--out", default=None, help="also write the results as JSON here")
     a = ap.parse_args()
@@ -85,12 +93,12 @@ def main() -> None:
             run = Path(a.root) / f"{preset}-s{seed}"
             t = time.perf_counter()
             ganforge.train(preset, ["train.progress=false", f"train.seed={seed}", *a.set], run_dir=run)
-            row = {"seed": seed, "train_s": round(time.perf_counter() - t, 1), **measure(run, data, a.n_inception, seed)}
+            row = {"seed": seed, "train_s": round(time.perf_counter() - t, 1), **measure(run, data, a.n_inception, seed, labels=a.labels)}
             results.setdefault(preset, []).append(row)
             print(preset, json.dumps(row), flush=True)
             if a.jacobian_keep is not None:
                 kept = {"seed": seed, "jacobian_keep": a.jacobian_keep,
-                        **measure(run, data, a.n_inception, seed, a.jacobian_keep)}
+                        **measure(run, data, a.n_inception, seed, a.jacobian_keep, a.labels)}
                 results.setdefault(f"{preset} --jacobian-keep {a.jacobian_keep:g}", []).append(kept)
                 print(preset, json.dumps(kept), flush=True)
         for name in [k for k in results if k.split(" ")[0] == preset]:
