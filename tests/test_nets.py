@@ -29,6 +29,43 @@ def test_dcgan_init_and_layers():
     assert len(bns) == len(convs) - 1  # no BN on D's first layer
 
 
+@pytest.mark.parametrize("res,bn", [(28, True), (32, False)])
+def test_dcgan_extra_convs_add_depth_at_the_same_widths(res, bn):
+    """model.g_extra_convs / d_extra_convs add that many 3x3 stride-1 convs per inner resolution (G: after the
+    projection and each upsampling but the last; D: after each downsampling), keep the widths and the
+    contract, and 0 builds exactly DCGAN's layers (the recorded presets' weights keep their names)."""
+    m = Config().model
+    m.width, m.z_dim, m.g_batchnorm, m.d_batchnorm = 8, 5, bn, bn
+    G0, D0 = NETWORKS.get("dcgan")(m, (1, res, res), 3, "tanh")
+    m.g_extra_convs, m.d_extra_convs = 2, 1
+    G, D = NETWORKS.get("dcgan")(m, (1, res, res), 3, "tanh")
+    k = 2 if res == 28 else 3  # doublings: 7 -> 28, 4 -> 32
+    g3 = [c for c in G.modules() if isinstance(c, nn.Conv2d)]
+    d3 = [c for c in D.modules() if isinstance(c, nn.Conv2d) and c.kernel_size == (3, 3)]
+    assert len(g3) == 2 * k and all(c.kernel_size == (3, 3) and c.stride == (1, 1) for c in g3)
+    assert len(d3) == k and all(c.in_channels == c.out_channels and c.stride == (1, 1) for c in d3)
+    assert [c.out_channels for c in G.modules() if isinstance(c, nn.ConvTranspose2d)] == \
+        [c.out_channels for c in G0.modules() if isinstance(c, nn.ConvTranspose2d)]
+    n_bn = sum(isinstance(c, nn.BatchNorm2d) for c in G.modules()) - sum(isinstance(c, nn.BatchNorm2d) for c in G0.modules())
+    assert n_bn == (2 * k if bn else 0)
+    assert D.feature_dim == D0.feature_dim
+    z, y = torch.randn(4, 5), torch.arange(4) % 3
+    x = G(z, y)
+    assert x.shape == (4, 1, res, res)
+    D(x, y).sum().backward()
+    assert all(p.grad is not None for p in G.parameters())
+    m.g_extra_convs = m.d_extra_convs = 0
+    G1, D1 = NETWORKS.get("dcgan")(m, (1, res, res), 3, "tanh")
+    assert list(G1.state_dict()) == list(G0.state_dict()) and list(D1.state_dict()) == list(D0.state_dict())
+
+
+@pytest.mark.parametrize("key,value", [("model.g_extra_convs", -1), ("model.d_extra_convs", 9)])
+def test_dcgan_extra_convs_out_of_range_is_refused(key, value):
+    from ganforge.config import resolve
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        resolve("mnist-cgan", [f"{key}={value}"])
+
+
 def test_adapt_sequential_with_sigmoid_strips_it():
     D = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1), nn.Sigmoid())
     A = adapt_discriminator(D, conditional=False)

@@ -72,6 +72,11 @@ class ModelConfig:
     """Base channel count of convolutional nets (dcgan): D's first layer; doubles per downsampling."""
     d_cond: str = "concat"
     """How a conditional conv D sees labels: concat (extra input channels) | projection (Miyato & Koyama)."""
+    g_extra_convs: int = 0
+    """dcgan: 3x3 stride-1 conv layers (+ norm, ReLU) added at each of G's feature-map resolutions below the
+    output (after the projection and after each upsampling but the last): depth at the same widths; 0 = DCGAN's."""
+    d_extra_convs: int = 0
+    """dcgan: 3x3 stride-1 conv layers (+ norm, LeakyReLU) added after each of D's downsampling convs; 0 = DCGAN's."""
     g: str = ""
     """Your own generator: FILE.py:FACTORY, a function that returns a torch or Keras 3 model (called with
     those of z_dim, shape, num_classes it names); set with model.d. '' = model.arch's networks."""
@@ -507,6 +512,8 @@ def validate(cfg: Config) -> None:
     _check(0.0 <= m.g_dropout < 1.0, "model.g_dropout", m.g_dropout, "must be in [0, 1)")
     _check(0 <= m.unet_depth <= 8, "model.unet_depth", m.unet_depth, "0 (auto) or 1..8")
     _check(m.patch in (16, 34, 70, 142, 286), "model.patch", m.patch, "16 | 34 | 70 | 142 | 286 (pixels)")
+    _check(0 <= m.g_extra_convs <= 8, "model.g_extra_convs", m.g_extra_convs, "0..8 (layers per resolution)")
+    _check(0 <= m.d_extra_convs <= 8, "model.d_extra_convs", m.d_extra_convs, "0..8 (layers per resolution)")
     _check(0 <= m.res_blocks <= 64, "model.res_blocks", m.res_blocks, "0..64 (the paper: 6 or 9)")
     v = cfg.vaegan
     _check(v.kl_weight > 0 and math.isfinite(v.kl_weight), "vaegan.kl_weight", v.kl_weight, "must be > 0")

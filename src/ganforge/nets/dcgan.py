@@ -8,6 +8,10 @@ LeakyReLU(0.2) (+ optional dropout), then a Linear layer to one logit. BatchNorm
 model.g_batchnorm / model.d_batchnorm (the image presets turn both on; WGAN-GP turns D's off,
 since the per-sample gradient penalty is not defined under batch statistics).
 
+Depth (model.g_extra_convs / d_extra_convs, default 0): that many 3x3 stride-1 conv layers with the
+same norm and activation at each of G's inner resolutions (after the projection and after every
+upsampling but the last) and after each of D's downsampling convs; the widths are unchanged.
+
 Conditioning: G concatenates a label embedding to z. D either concatenates the embedding as
 extra constant input channels ("concat", the classic cGAN) or adds the projection term
 <embed(y), features> to its logit ("projection", Miyato & Koyama 2018).
@@ -65,7 +69,7 @@ class DCGANGenerator(nn.Module):
     """z (+ label embedding) -> Linear -> c0 x s0 x s0 -> k upsampling blocks -> tanh image."""
 
     def __init__(self, z_dim: int, shape: tuple[int, ...], width: int = 64, num_classes: int = 0,
-                 embed_dim: int = 16, out: str = "tanh", batchnorm: bool = True) -> None:
+                 embed_dim: int = 16, out: str = "tanh", batchnorm: bool = True, extra_convs: int = 0) -> None:
         super().__init__()
         channels, s0, k = plan_shape(shape)
         self.z_dim, self.shape, self.num_classes, self.s0 = z_dim, tuple(shape), num_classes, s0
@@ -74,12 +78,16 @@ class DCGANGenerator(nn.Module):
         norm = (lambda c: nn.BatchNorm2d(c)) if batchnorm else (lambda c: nn.Identity())
         self.project = nn.Sequential(nn.Linear(z_dim + self.label.dim, ch[0] * s0 * s0, bias=not batchnorm),
                                      nn.BatchNorm1d(ch[0] * s0 * s0) if batchnorm else nn.Identity(), nn.ReLU())
-        blocks: list[nn.Module] = []
+        def extra(c: int) -> list[nn.Module]:
+            return [m for _ in range(extra_convs)
+                    for m in (nn.Conv2d(c, c, 3, 1, 1, bias=not batchnorm), norm(c), nn.ReLU())]
+
+        blocks: list[nn.Module] = extra(ch[0])
         for i in range(k):
             last = i == k - 1
             c_out = channels if last else ch[i + 1]
             blocks.append(nn.ConvTranspose2d(ch[i], c_out, 4, 2, 1, bias=last or not batchnorm))
-            blocks += [nn.Tanh()] if (last and out == "tanh") else ([] if last else [norm(c_out), nn.ReLU()])
+            blocks += [nn.Tanh()] if (last and out == "tanh") else ([] if last else [norm(c_out), nn.ReLU(), *extra(c_out)])
         self.blocks = nn.Sequential(*blocks)
         self.c0 = ch[0]
         dcgan_init(self)
@@ -94,7 +102,7 @@ class DCGANDiscriminator(nn.Module):
     """Image (+ label channels) -> k strided conv blocks -> Linear -> one logit (+ projection term)."""
 
     def __init__(self, shape: tuple[int, ...], width: int = 64, num_classes: int = 0, embed_dim: int = 16,
-                 dropout: float = 0.0, cond: str = "concat", batchnorm: bool = True) -> None:
+                 dropout: float = 0.0, cond: str = "concat", batchnorm: bool = True, extra_convs: int = 0) -> None:
         super().__init__()
         channels, s0, k = plan_shape(shape)
         if cond not in ("concat", "projection"):
@@ -110,6 +118,9 @@ class DCGANDiscriminator(nn.Module):
             if bn:
                 layers.append(nn.BatchNorm2d(ch[i]))
             layers.append(nn.LeakyReLU(0.2))
+            for _ in range(extra_convs):
+                layers.append(nn.Conv2d(ch[i], ch[i], 3, 1, 1, bias=not batchnorm))
+                layers += [nn.BatchNorm2d(ch[i]), nn.LeakyReLU(0.2)] if batchnorm else [nn.LeakyReLU(0.2)]
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
         self.features = nn.Sequential(*layers, nn.Flatten())
@@ -148,8 +159,9 @@ def build_dcgan(m, shape: tuple[int, ...], num_classes: int, out: str) -> tuple[
     if len(shape) != 3:
         raise ConfigError(f"the dcgan network needs image data of shape (C, H, W), got {list(shape)}: "
                           f"use model.arch=mlp for points")
-    G = DCGANGenerator(m.z_dim, shape, m.width, num_classes, m.embed_dim, out, m.g_batchnorm)
-    D = DCGANDiscriminator(shape, m.width, num_classes, m.embed_dim, m.d_dropout, m.d_cond, m.d_batchnorm)
+    G = DCGANGenerator(m.z_dim, shape, m.width, num_classes, m.embed_dim, out, m.g_batchnorm, m.g_extra_convs)
+    D = DCGANDiscriminator(shape, m.width, num_classes, m.embed_dim, m.d_dropout, m.d_cond, m.d_batchnorm,
+                           m.d_extra_convs)
     return G, D
 
 
