@@ -3,6 +3,7 @@
 
     python benchmarks/width_speed.py [--preset mnist-dcgan] [--widths 32,48,64] [--steps 20] [--rounds 3]
     python benchmarks/width_speed.py --preset mnist-cgan --widths 32,64 --precisions fp32,bf16 --layouts channels-last
+    python benchmarks/width_speed.py --preset mnist-cgan --widths 64,96 --precisions bf16 --layouts channels-last --extra-convs 0,1
 
 For each model.width, in both memory layouts (train.channels_last true / false), the preset's training step
 (ganforge's own, data pipeline included, no logging) is timed over --steps steps; the configurations take turns
@@ -11,7 +12,8 @@ The multiply-accumulates (MACs) of one step are counted from the conv, transpose
 (forward x 3 for forward + both backward products, G's forward counted for D's and G's updates as the step
 runs it). If the time per GMAC stays flat as width grows, the slowdown is the arithmetic itself, not a layout
 or kernel-choice problem. --precisions adds train.precision=bf16 rows (autocast: on a CPU with AMX / AVX-512
-BF16 its kernels do the wider nets' arithmetic much faster per GMAC).
+BF16 its kernels do the wider nets' arithmetic much faster per GMAC). --extra-convs adds rows with that many
+3x3 layers per resolution in G and D (model.g_extra_convs = model.d_extra_convs: depth instead of width).
 """
 from __future__ import annotations
 
@@ -59,14 +61,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--precisions", default="fp32", help="comma-separated train.precision values (fp32, bf16)")
     ap.add_argument("--layouts", default="channels-last,contiguous", help="comma-separated: channels-last, contiguous")
+    ap.add_argument("--extra-convs", default="0", help="comma-separated model.g_extra_convs = d_extra_convs values")
     a = ap.parse_args()
     layouts = [{"channels-last": True, "contiguous": False}[x] for x in a.layouts.split(",")]
-    configs = [(int(w), cl, p) for w in a.widths.split(",") for cl in layouts for p in a.precisions.split(",")]
+    configs = [(int(w), cl, p, int(e)) for e in a.extra_convs.split(",") for w in a.widths.split(",")
+               for cl in layouts for p in a.precisions.split(",")]
     states, macs = {}, {}
     for c in configs:
-        w, cl, prec = c
+        w, cl, prec, e = c
         st = build_state(resolve(a.preset, ["train.progress=false", f"model.width={w}",
-                                            f"train.channels_last={str(cl).lower()}", f"train.precision={prec}"]))
+                                            f"train.channels_last={str(cl).lower()}", f"train.precision={prec}",
+                                            f"model.g_extra_convs={e}", f"model.d_extra_convs={e}"]))
         batch = st.cfg.data.batch_size
         z = st.prior.draw(2, st.device).z
         y = torch.zeros(2, dtype=torch.long) if st.num_classes else None
@@ -90,14 +95,14 @@ def main() -> None:
     base = best[configs[0]]
     print(f"{a.preset}, batch {states[configs[0]].cfg.data.batch_size}, {torch.get_num_threads()} threads, "
           f"best of {a.rounds} rounds of {a.steps} steps")
-    first = f"{configs[0][0]} {'channels-last' if configs[0][1] else 'contiguous'} {configs[0][2]}"
-    print(f"| width | layout | precision | ms/step | x width {first} | GMAC/step | ms per GMAC |")
-    print("|---|---|---|---|---|---|---|")
+    first = f"{configs[0][0]} {'channels-last' if configs[0][1] else 'contiguous'} {configs[0][2]} +{configs[0][3]}"
+    print(f"| width | layout | precision | extra convs | ms/step | x width {first} | GMAC/step | ms per GMAC |")
+    print("|---|---|---|---|---|---|---|---|")
     for c in configs:
-        w, cl, prec = c
+        w, cl, prec, e = c
         gmac = macs[c] / 1e9
-        print(f"| {w} | {'channels-last' if cl else 'contiguous'} | {prec} | {best[c]:.1f} | {best[c] / base:.2f}x | "
-              f"{gmac:.2f} | {best[c] / gmac:.1f} |")
+        print(f"| {w} | {'channels-last' if cl else 'contiguous'} | {prec} | {e} | {best[c]:.1f} | "
+              f"{best[c] / base:.2f}x | {gmac:.2f} | {best[c] / gmac:.1f} |")
 
 
 if __name__ == "__main__":
