@@ -229,22 +229,19 @@ def test_mnist_cgan_hq_recipe_learns_legible_balanced_digits(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset,extra,precision,legible,lo,hi", [("mnist-cgan-w64-hq", 0, "fp32", 0.6, 0.05, 0.20),
-                                                                   ("mnist-cgan-deep-hq", 1, "auto", 0.85, 0.07, 0.13)])
-def test_mnist_cgan_w64_recipes_learn_legible_balanced_digits(tmp_path, preset, extra, precision, legible, lo, hi):
-    """The width-64 MNIST recipes shortened to 1,500 steps (the decay then spans steps 750-1,500; the slow set).
-    Measured at seed 0 (one thread): mnist-cgan-w64-hq (2026-12-05, about 110 s on 2 CPU cores) legible 0.727 of
-    2,000, class shares 0.076-0.158 (the full 30,000 steps: 0.9915, 0.0995-0.101); mnist-cgan-deep-hq (2026-12-05,
-    bf16 on this AMX CPU, 267 s on one thread beside two other jobs) 0.935, 0.089-0.1095: the extra 3x3 layers
-    learn faster per step. Width 32 (mnist-cgan-hq, the test above) read 0.641, 0.068-0.198."""
+def test_mnist_cgan_w64_hq_recipe_learns_legible_balanced_digits(tmp_path):
+    """mnist-cgan-w64-hq shortened to 1,500 steps (the decay then spans steps 750-1,500; about 110 s on 2 CPU cores,
+    the slow set). Measured at seed 0 (2026-12-05, one thread): legible 0.727 of
+    2,000, class shares 0.076-0.158 (the full 30,000 steps: 0.9915, 0.0995-0.101). Width 32 (mnist-cgan-hq, the test
+    above) read 0.641, 0.068-0.198. (The same 1,500 steps with model.g_extra_convs=d_extra_convs=1 read 0.935,
+    0.089-0.1095, but that recipe's D falls to chance over 30,000 steps: no MNIST preset of it; see README.)"""
     from ganforge.evaluate import evaluate
-    run = ganforge.train(preset, ["train.steps=1500", "train.progress=false", "train.device=cpu"],
+    run = ganforge.train("mnist-cgan-w64-hq", ["train.steps=1500", "train.progress=false", "train.device=cpu"],
                          run_dir=tmp_path / "r")
-    m = run.state.cfg.model
-    assert m.width == 64 and m.g_extra_convs == m.d_extra_convs == extra and run.state.cfg.train.precision == precision
+    assert run.state.cfg.model.width == 64 and run.state.cfg.train.precision == "fp32"
     leg = evaluate(str(run.run_dir), ["legible"], n=2000, seed=0, progress=False)[0]
-    assert leg["legible"] > legible, leg
-    assert leg["class_min"] >= lo and leg["class_max"] <= hi, leg
+    assert leg["legible"] > 0.6, leg
+    assert leg["class_min"] >= 0.05 and leg["class_max"] <= 0.20, leg
 
 
 def _centroid_accuracy(x: torch.Tensor, y: torch.Tensor, train) -> float:
