@@ -60,6 +60,12 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def extra_convs(c: int, n: int, batchnorm: bool, act) -> list[nn.Module]:
+    """n x (3x3 stride-1 conv c -> c, BatchNorm when batchnorm, act()): model.g_extra_convs / d_extra_convs."""
+    return [m for _ in range(n)
+            for m in (nn.Conv2d(c, c, 3, 1, 1, bias=not batchnorm), *([nn.BatchNorm2d(c)] if batchnorm else []), act())]
+
+
 def widths(width: int, k: int, cap: int = 512) -> list[int]:
     """Channel counts from the input resolution inwards: width, 2*width, ... (capped)."""
     return [min(width * 2 ** i, cap) for i in range(k)]
@@ -69,7 +75,7 @@ class DCGANGenerator(nn.Module):
     """z (+ label embedding) -> Linear -> c0 x s0 x s0 -> k upsampling blocks -> tanh image."""
 
     def __init__(self, z_dim: int, shape: tuple[int, ...], width: int = 64, num_classes: int = 0,
-                 embed_dim: int = 16, out: str = "tanh", batchnorm: bool = True, extra_convs: int = 0) -> None:
+                 embed_dim: int = 16, out: str = "tanh", batchnorm: bool = True, extra: int = 0) -> None:
         super().__init__()
         channels, s0, k = plan_shape(shape)
         self.z_dim, self.shape, self.num_classes, self.s0 = z_dim, tuple(shape), num_classes, s0
@@ -78,16 +84,13 @@ class DCGANGenerator(nn.Module):
         norm = (lambda c: nn.BatchNorm2d(c)) if batchnorm else (lambda c: nn.Identity())
         self.project = nn.Sequential(nn.Linear(z_dim + self.label.dim, ch[0] * s0 * s0, bias=not batchnorm),
                                      nn.BatchNorm1d(ch[0] * s0 * s0) if batchnorm else nn.Identity(), nn.ReLU())
-        def extra(c: int) -> list[nn.Module]:
-            return [m for _ in range(extra_convs)
-                    for m in (nn.Conv2d(c, c, 3, 1, 1, bias=not batchnorm), norm(c), nn.ReLU())]
-
-        blocks: list[nn.Module] = extra(ch[0])
+        blocks: list[nn.Module] = extra_convs(ch[0], extra, batchnorm, nn.ReLU)
         for i in range(k):
             last = i == k - 1
             c_out = channels if last else ch[i + 1]
             blocks.append(nn.ConvTranspose2d(ch[i], c_out, 4, 2, 1, bias=last or not batchnorm))
-            blocks += [nn.Tanh()] if (last and out == "tanh") else ([] if last else [norm(c_out), nn.ReLU(), *extra(c_out)])
+            blocks += [nn.Tanh()] if (last and out == "tanh") else ([] if last else [norm(c_out), nn.ReLU(),
+                                                                             *extra_convs(c_out, extra, batchnorm, nn.ReLU)])
         self.blocks = nn.Sequential(*blocks)
         self.c0 = ch[0]
         dcgan_init(self)
@@ -102,7 +105,7 @@ class DCGANDiscriminator(nn.Module):
     """Image (+ label channels) -> k strided conv blocks -> Linear -> one logit (+ projection term)."""
 
     def __init__(self, shape: tuple[int, ...], width: int = 64, num_classes: int = 0, embed_dim: int = 16,
-                 dropout: float = 0.0, cond: str = "concat", batchnorm: bool = True, extra_convs: int = 0) -> None:
+                 dropout: float = 0.0, cond: str = "concat", batchnorm: bool = True, extra: int = 0) -> None:
         super().__init__()
         channels, s0, k = plan_shape(shape)
         if cond not in ("concat", "projection"):
@@ -118,9 +121,7 @@ class DCGANDiscriminator(nn.Module):
             if bn:
                 layers.append(nn.BatchNorm2d(ch[i]))
             layers.append(nn.LeakyReLU(0.2))
-            for _ in range(extra_convs):
-                layers.append(nn.Conv2d(ch[i], ch[i], 3, 1, 1, bias=not batchnorm))
-                layers += [nn.BatchNorm2d(ch[i]), nn.LeakyReLU(0.2)] if batchnorm else [nn.LeakyReLU(0.2)]
+            layers += extra_convs(ch[i], extra, batchnorm, lambda: nn.LeakyReLU(0.2))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
         self.features = nn.Sequential(*layers, nn.Flatten())
