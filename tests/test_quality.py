@@ -18,7 +18,7 @@ from conftest import states_equal
 
 TINY_DIGITS = ["model.width=8", "model.z_dim=8", "data.batch_size=16", "train.progress=false", "train.device=cpu"]
 QUALITY = ["model.d_spectral_norm=true", "model.g_spectral_norm=true", "model.d_batchnorm=false", "loss.name=hinge",
-           "loss.penalty=r1", "loss.gp_weight=0.5", "loss.penalty_every=3", "train.ema_start=3"]
+           "loss.penalty=r1", "loss.gp_weight=0.5", "loss.penalty_every=3", "train.ema_start=3", "loss.d_pass=joint"]
 
 
 def test_resume_is_bit_identical_with_every_quality_option(tmp_path):
@@ -158,10 +158,36 @@ def test_legible_metric_reads_confidence_and_class_shares():
     ("ring8-gan", ["model.d_pack=3"], "data.batch_size"),                          # 256 samples in packs of 3
     ("mnist-cgan", ["model.d_pack=2"], "model.d_pack"),                            # one label per pack: refused
     ("digits-gan", ["model.algorithm=infogan", "model.d_pack=2"], "model.d_pack"),
+    ("digits-gan", ["loss.d_pass=both"], "loss.d_pass"),                             # unknown name
+    ("digits-gan", ["model.algorithm=infogan", "loss.d_pass=joint"], "loss.d_pass"),  # its own update
+    ("mnist-denoise-pix2pix", ["loss.d_pass=joint"], "loss.d_pass"),
 ])
 def test_bad_quality_options_name_the_key(preset, overrides, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         build_state(ganforge.resolve(preset, TINY_DIGITS[:2] + overrides if preset == "digits-gan" else overrides))
+
+
+@pytest.mark.parametrize("extra", [[], ["model.num_classes=10"], ["model.d_pack=2"]])
+def test_joint_d_pass_mixes_batch_statistics_and_equals_two_passes_without_them(extra):
+    joint = build_state(ganforge.resolve("digits-gan", TINY_DIGITS + extra + ["loss.d_pass=joint"]))
+    separate = build_state(ganforge.resolve("digits-gan", TINY_DIGITS + extra))
+    D = joint.nets["D"]
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
+    torch.manual_seed(0)
+    real, fake = torch.randn(16, 1, 16, 16), torch.randn(16, 1, 16, 16) * 0.5 + 0.3
+    y = torch.randint(10, (16,)) if extra == ["model.num_classes=10"] else None
+    with torch.no_grad():
+        D.train()  # batch norm on the batch's statistics
+        r, f = joint.algorithm.judge(D, real, fake, y)
+        both = D(torch.cat([real, fake]), None if y is None else torch.cat([y, y])).float()
+        assert torch.equal(r, both[:len(r)]) and torch.equal(f, both[len(r):]) and r.shape == f.shape
+        sr, sf = separate.algorithm.judge(D, real, fake, y)
+        assert torch.equal(sr, D(real, y).float()) and torch.equal(sf, D(fake, y).float())
+        assert (sr - r).abs().max() > 1e-3  # each batch normalised alone vs the two together
+        D.eval()  # running statistics: every sample is judged alone, one pass or two
+        r, f = joint.algorithm.judge(D, real, fake, y)
+        sr, sf = separate.algorithm.judge(D, real, fake, y)
+        assert torch.allclose(r, sr, atol=1e-5) and torch.allclose(f, sf, atol=1e-5)
 
 
 def test_packed_discriminator_judges_consecutive_samples_together():

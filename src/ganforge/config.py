@@ -129,6 +129,11 @@ class LossConfig:
     schedule: str = "alternating"
     """Update schedule of model.algorithm=gan: alternating (D's update, then G's through the updated D) |
     simultaneous (both players' gradients from one forward pass of G and D, then both steps)."""
+    d_pass: str = "separate"
+    """How model.algorithm=gan's D sees a step's real and generated batches: separate (two forward passes, each
+    batch alone, as DCGAN trains: D's batch norm normalises each batch by its own statistics) | joint (one pass
+    over both batches concatenated, so D's batch norm statistics mix real and generated samples and a difference
+    between them in a channel's mean survives the normalisation)."""
 
 
 @dataclass
@@ -541,6 +546,7 @@ def validate(cfg: Config) -> None:
     _check(m.g_out in ("auto", "tanh", "linear"), "model.g_out", m.g_out, "auto | tanh | linear")
     _check(cfg.loss.schedule in ("alternating", "simultaneous"), "loss.schedule", cfg.loss.schedule,
            "alternating | simultaneous")
+    _check(cfg.loss.d_pass in ("separate", "joint"), "loss.d_pass", cfg.loss.d_pass, "separate | joint")
     _check(m.layout in ("auto", "nchw", "nhwc", "nhw"), "model.layout", m.layout, "auto | nchw | nhwc | nhw")
     _check(all(isinstance(s, int) and s >= 1 for s in m.z_shape), "model.z_shape", m.z_shape,
            "positive integers, e.g. [100, 1, 1]")

@@ -49,6 +49,15 @@ class GAN(Algorithm):
         frac = max(keep, self.cfg.loss.topk_decay ** (step / 1000.0))
         return logits.topk(max(1, int(round(frac * logits.numel())))).values
 
+    def judge(self, D: Any, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's logits (float32) for the real and the generated batch, both with labels y: two forward passes, or
+        one over the two batches concatenated with loss.d_pass=joint (batch norm statistics of both)."""
+        if self.cfg.loss.d_pass == "joint":
+            logits = D(torch.cat([real, fake]), None if y is None else torch.cat([y, y])).float()
+            return logits[:logits.shape[0] // 2], logits[logits.shape[0] // 2:]
+        return D(real, y).float(), D(fake, y).float()
+
     def penalised(self, st: Any, first_critic: bool) -> bool:
         """Whether this D update adds the penalty's term (loss.penalty_every: lazy regularisation)."""
         every = st.cfg.loss.penalty_every
@@ -88,7 +97,7 @@ class GAN(Algorithm):
                 else:
                     with torch.no_grad():
                         fake = G(z, y)
-                real_logits, fake_logits = D_train(aug(real), y).float(), D_train(aug(fake), y).float()
+                real_logits, fake_logits = self.judge(D_train, aug(real), aug(fake), y)
                 d_loss = objective.d_loss(real_logits, fake_logits)
             if self.penalised(st, critic == 0):  # in full precision, outside compiled and autocast regions
                 d_loss = d_loss + cfg.loss.penalty_every * penalty.term(D, real, fake.float(), y, cfg.loss)
@@ -127,8 +136,7 @@ class GAN(Algorithm):
         z = prior.draw(batch.size, st.device).z[shard]
         with st.autocast():
             fake = st.train_nets["G"](z, y)
-            real_logits = st.train_nets["D"](self.augment(real), y).float()
-            fake_logits = st.train_nets["D"](self.augment(fake), y).float()
+            real_logits, fake_logits = self.judge(st.train_nets["D"], self.augment(real), self.augment(fake), y)
             d_loss, g_loss = objective.d_loss(real_logits, fake_logits), objective.g_loss(fake_logits)
         if self.penalised(st, True):
             d_loss = d_loss + cfg.loss.penalty_every * penalty.term(D, real, fake.detach().float(), y, cfg.loss)

@@ -47,7 +47,7 @@ class InfoGAN(Algorithm):
 
     @classmethod
     def check_config(cls, cfg: Any, defaults: Any) -> None:
-        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "loss.schedule", "train.reuse_fake"),
+        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "loss.schedule", "loss.d_pass", "train.reuse_fake"),
                            "InfoGAN alternates one D and one G update per step on one fake batch")
 
     def prior(self) -> CodePrior:

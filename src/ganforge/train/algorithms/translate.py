@@ -28,7 +28,7 @@ from .began import reconstruction_loss as l1  # mean |a - b| in float32: BEGAN's
 
 PICTURE_ROWS = 16  # examples per picture of input | output | target
 OWN_OBJECTIVE = ("loss.name", "loss.penalty", "loss.gp_weight", "loss.clip", "loss.n_critic", "loss.schedule",
-                 "train.reuse_fake")  # what the translation algorithms fix themselves
+                 "loss.d_pass", "train.reuse_fake")  # what the translation algorithms fix themselves
 
 
 class Translation(Algorithm):

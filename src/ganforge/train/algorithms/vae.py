@@ -53,7 +53,7 @@ class Autoencoding(Algorithm):
 
     @classmethod
     def check_config(cls, cfg: Any, defaults: Any) -> None:
-        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "loss.schedule", "train.reuse_fake"),
+        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "loss.schedule", "loss.d_pass", "train.reuse_fake"),
                            f"{cfg.model.algorithm} makes one update of each network per step")
         if cfg.model.g or cfg.model.d:
             raise ConfigError(f"config key 'model.g': model.algorithm={cfg.model.algorithm} builds its encoder on the "
