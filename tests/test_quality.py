@@ -184,6 +184,9 @@ def test_joint_d_pass_mixes_batch_statistics_and_equals_two_passes_without_them(
         sr, sf = separate.algorithm.judge(D, real, fake, y)
         assert torch.equal(sr, D(real, y).float()) and torch.equal(sf, D(fake, y).float())
         assert (sr - r).abs().max() > 1e-3  # each batch normalised alone vs the two together
+        # G's update sees the generated batch as D learned it: beside a real batch, or alone
+        assert torch.equal(joint.algorithm.judge_generated(D, real, y, fake, y), f)
+        assert torch.equal(separate.algorithm.judge_generated(D, real, y, fake, y), sf)
         D.eval()  # running statistics: every sample is judged alone, one pass or two
         r, f = joint.algorithm.judge(D, real, fake, y)
         sr, sf = separate.algorithm.judge(D, real, fake, y)

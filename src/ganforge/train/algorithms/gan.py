@@ -49,14 +49,25 @@ class GAN(Algorithm):
         frac = max(keep, self.cfg.loss.topk_decay ** (step / 1000.0))
         return logits.topk(max(1, int(round(frac * logits.numel())))).values
 
-    def judge(self, D: Any, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-        """D's logits (float32) for the real and the generated batch, both with labels y: two forward passes, or
-        one over the two batches concatenated with loss.d_pass=joint (batch norm statistics of both)."""
+    def judge(self, D: Any, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None,
+              y_fake: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's logits (float32) for the real batch (labels y) and the generated one (labels y_fake, default y):
+        two forward passes, or one over the two batches concatenated with loss.d_pass=joint (batch norm
+        statistics of both)."""
+        y_fake = y if y_fake is None else y_fake
         if self.cfg.loss.d_pass == "joint":
-            logits = D(torch.cat([real, fake]), None if y is None else torch.cat([y, y])).float()
+            logits = D(torch.cat([real, fake]), None if y is None else torch.cat([y, y_fake])).float()
             return logits[:logits.shape[0] // 2], logits[logits.shape[0] // 2:]
-        return D(real, y).float(), D(fake, y).float()
+        return D(real, y).float(), D(fake, y_fake).float()
+
+    def judge_generated(self, D: Any, real: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor,
+                        y_fake: torch.Tensor | None) -> torch.Tensor:
+        """D's logits for G's update: the generated batch alone, or with loss.d_pass=joint beside a real batch in
+        one pass, so that D normalises it as it did when it learned (G's gradient then flows through the mixed
+        batch statistics too)."""
+        if self.cfg.loss.d_pass == "joint":
+            return self.judge(D, real, fake, y, y_fake)[1]
+        return D(fake, y_fake).float()
 
     def penalised(self, st: Any, first_critic: bool) -> bool:
         """Whether this D update adds the penalty's term (loss.penalty_every: lazy regularisation)."""
@@ -115,7 +126,7 @@ class GAN(Algorithm):
             with st.autocast():
                 fake_g = G_train(z, y_g)
         with st.autocast():
-            g_loss = objective.g_loss(self.top_k(D(aug(fake_g), y_g).float(), st.step))
+            g_loss = objective.g_loss(self.top_k(self.judge_generated(D, aug(real), y, aug(fake_g), y_g), st.step))
         update("G", g_loss)
         with torch.no_grad():
             return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
