@@ -13,7 +13,8 @@ The multiply-accumulates (MACs) of one step are counted from the conv, transpose
 runs it). If the time per GMAC stays flat as width grows, the slowdown is the arithmetic itself, not a layout
 or kernel-choice problem. --precisions adds train.precision=bf16 rows (autocast: on a CPU with AMX / AVX-512
 BF16 its kernels do the wider nets' arithmetic much faster per GMAC). --extra-convs adds rows with that many
-3x3 layers per resolution in G and D (model.g_extra_convs = model.d_extra_convs: depth instead of width).
+3x3 layers per resolution in G and D (model.g_extra_convs = model.d_extra_convs: depth instead of width);
+a value G/D (such as 0/1) sets the two apart.
 """
 from __future__ import annotations
 
@@ -61,17 +62,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--precisions", default="fp32", help="comma-separated train.precision values (fp32, bf16)")
     ap.add_argument("--layouts", default="channels-last,contiguous", help="comma-separated: channels-last, contiguous")
-    ap.add_argument("--extra-convs", default="0", help="comma-separated model.g_extra_convs = d_extra_convs values")
+    ap.add_argument("--extra-convs", default="0", help="comma-separated model.g_extra_convs = d_extra_convs values, "
+                                                       "or G/D pairs such as 0/1 (extra depth in D alone)")
     a = ap.parse_args()
     layouts = [{"channels-last": True, "contiguous": False}[x] for x in a.layouts.split(",")]
-    configs = [(int(w), cl, p, int(e)) for e in a.extra_convs.split(",") for w in a.widths.split(",")
+    configs = [(int(w), cl, p, e) for e in a.extra_convs.split(",") for w in a.widths.split(",")
                for cl in layouts for p in a.precisions.split(",")]
     states, macs = {}, {}
     for c in configs:
         w, cl, prec, e = c
         st = build_state(resolve(a.preset, ["train.progress=false", f"model.width={w}",
                                             f"train.channels_last={str(cl).lower()}", f"train.precision={prec}",
-                                            f"model.g_extra_convs={e}", f"model.d_extra_convs={e}"]))
+                                            f"model.g_extra_convs={e.split('/')[0]}",
+                                            f"model.d_extra_convs={e.split('/')[-1]}"]))
         batch = st.cfg.data.batch_size
         z = st.prior.draw(2, st.device).z
         y = torch.zeros(2, dtype=torch.long) if st.num_classes else None

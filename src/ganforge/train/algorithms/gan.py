@@ -62,11 +62,11 @@ class GAN(Algorithm):
 
     def judge_generated(self, D: Any, real: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor,
                         y_fake: torch.Tensor | None) -> torch.Tensor:
-        """D's logits for G's update: the generated batch alone, or with loss.d_pass=joint beside a real batch in
-        one pass, so that D normalises it as it did when it learned (G's gradient then flows through the mixed
-        batch statistics too)."""
+        """D's logits for G's update of the (augmented) generated batch: alone, or with loss.d_pass=joint beside
+        the real batch (augmented here, only then) in one pass, so that D normalises it as it did when it learned
+        (G's gradient then flows through the mixed batch statistics too)."""
         if self.cfg.loss.d_pass == "joint":
-            return self.judge(D, real, fake, y, y_fake)[1]
+            return self.judge(D, self.augment(real), fake, y, y_fake)[1]
         return D(fake, y_fake).float()
 
     def penalised(self, st: Any, first_critic: bool) -> bool:
@@ -126,7 +126,7 @@ class GAN(Algorithm):
             with st.autocast():
                 fake_g = G_train(z, y_g)
         with st.autocast():
-            g_loss = objective.g_loss(self.top_k(self.judge_generated(D, aug(real), y, aug(fake_g), y_g), st.step))
+            g_loss = objective.g_loss(self.top_k(self.judge_generated(D, real, y, aug(fake_g), y_g), st.step))
         update("G", g_loss)
         with torch.no_grad():
             return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
