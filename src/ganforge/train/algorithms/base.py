@@ -21,6 +21,10 @@ from ...nets.adapt import adapt_discriminator, adapt_generator
 from ...nets.build import build_networks
 from ...priors import NoisePrior
 
+# keys of the gan algorithm's update loop (D steps per G step, update order, D's passes, the reused fake
+# batch): an algorithm with its own one-update-each loop refuses them when changed
+GAN_LOOP_KEYS = ("loss.n_critic", "loss.schedule", "loss.d_pass", "train.reuse_fake")
+
 Update = Any  # the loop's Updater: update(optimiser name, loss), or update.together({name: loss}) (simultaneous)
 # `st` in the methods below is the run's train.state.TrainState (not imported here: it imports this module)
 

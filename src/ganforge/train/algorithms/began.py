@@ -18,7 +18,7 @@ import torch
 from ...errors import ConfigError
 from ...registries import ALGORITHMS
 from ..dist import mean_across
-from .base import Algorithm, Update
+from .base import GAN_LOOP_KEYS, Algorithm, Update
 
 
 def reconstruction_loss(x: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
@@ -39,7 +39,7 @@ class BEGAN(Algorithm):
     def check_config(cls, cfg: Any, defaults: Any) -> None:
         cls.refuse_changed(cfg, defaults, ("loss.name", "loss.penalty", "loss.gp_weight", "loss.clip"),
                            "BEGAN has its own objective (D's L1 reconstruction loss and the equilibrium term k_t)")
-        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "loss.schedule", "loss.d_pass", "train.reuse_fake"),
+        cls.refuse_changed(cfg, defaults, GAN_LOOP_KEYS,
                            "BEGAN alternates one D and one G update per step on one fake batch")
         if cfg.model.arch not in ("began", "custom"):
             raise ConfigError(f"config key 'model.arch' = {cfg.model.arch!r}: model.algorithm=began needs an "

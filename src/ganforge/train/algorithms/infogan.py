@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ...errors import ConfigError
 from ...priors import CodePrior
 from ...registries import ALGORITHMS
-from .base import Algorithm, Update, score
+from .base import GAN_LOOP_KEYS, Algorithm, Update, score
 from .gan import objective_and_penalty
 
 
@@ -47,7 +47,7 @@ class InfoGAN(Algorithm):
 
     @classmethod
     def check_config(cls, cfg: Any, defaults: Any) -> None:
-        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "loss.schedule", "loss.d_pass", "train.reuse_fake"),
+        cls.refuse_changed(cfg, defaults, GAN_LOOP_KEYS,
                            "InfoGAN alternates one D and one G update per step on one fake batch")
 
     def prior(self) -> CodePrior:

@@ -23,12 +23,12 @@ from ...priors import ImageInput
 from ...registries import ALGORITHMS
 from ...resources import OutputCounter
 from ..schedule import lr_factor
-from .base import Algorithm, OptimizerSpec, Update
+from .base import GAN_LOOP_KEYS, Algorithm, OptimizerSpec, Update
 from .began import reconstruction_loss as l1  # mean |a - b| in float32: BEGAN's L(v), here the L1 terms
 
 PICTURE_ROWS = 16  # examples per picture of input | output | target
-OWN_OBJECTIVE = ("loss.name", "loss.penalty", "loss.gp_weight", "loss.clip", "loss.n_critic", "loss.schedule",
-                 "loss.d_pass", "train.reuse_fake")  # what the translation algorithms fix themselves
+# what the translation algorithms fix themselves
+OWN_OBJECTIVE = ("loss.name", "loss.penalty", "loss.gp_weight", "loss.clip", *GAN_LOOP_KEYS)
 
 
 class Translation(Algorithm):

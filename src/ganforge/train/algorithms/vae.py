@@ -25,7 +25,7 @@ from ...errors import ConfigError, DataError
 from ...nets.heads import feature_activation
 from ...registries import ALGORITHMS
 from ..dist import mean_across
-from .base import Algorithm, OptimizerSpec, Update
+from .base import GAN_LOOP_KEYS, Algorithm, OptimizerSpec, Update
 
 
 def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -53,7 +53,7 @@ class Autoencoding(Algorithm):
 
     @classmethod
     def check_config(cls, cfg: Any, defaults: Any) -> None:
-        cls.refuse_changed(cfg, defaults, ("loss.n_critic", "loss.schedule", "loss.d_pass", "train.reuse_fake"),
+        cls.refuse_changed(cfg, defaults, GAN_LOOP_KEYS,
                            f"{cfg.model.algorithm} makes one update of each network per step")
         if cfg.model.g or cfg.model.d:
             raise ConfigError(f"config key 'model.g': model.algorithm={cfg.model.algorithm} builds its encoder on the "
