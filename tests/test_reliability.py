@@ -180,6 +180,41 @@ def test_full_disk_on_a_real_small_filesystem_or_injected(tmp_path):
     assert res["newest_loads"] and res["newest_step"] >= 10, res
 
 
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_start_up_signal_a_library_swallows_still_stops_the_run(tmp_path, monkeypatch, capsys, sig, code):
+    """numpy's compiled random module, imported lazily by torch while the optimisers are built, was seen to
+    swallow the KeyboardInterrupt of a Ctrl-C: the run then trained to its end. Reproduced in process: the
+    signal arrives inside a call that catches everything; the run must still stop before its first step."""
+    from ganforge import cli
+    from ganforge.train import state
+
+    real = state.make_optimizer
+
+    def swallowing(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), sig)
+            time.sleep(1.0)  # the handler runs here and raises
+        except BaseException:  # noqa: BLE001  (what the library did)
+            pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(state, "make_optimizer", swallowing)
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    rc = cli.main(["train", "ring8-r1", "--run-dir", str(tmp_path / "r"), "--no-progress",
+                   "--set", "train.steps=20", "--set", "train.ckpt_every=5"])
+    err = capsys.readouterr().err
+    assert rc == code, err
+    assert f"{signal.Signals(sig).name} during start-up, before step 1" in err
+    assert not (tmp_path / "r" / "log.jsonl").exists() or not (tmp_path / "r" / "log.jsonl").read_text().strip()
+    assert RunDir(tmp_path / "r").checkpoints() == []
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before  # handlers restored
+    monkeypatch.setattr(state, "make_optimizer", real)
+    rc = cli.main(["train", "ring8-r1", "--run-dir", str(tmp_path / "r"), "--no-progress", "--resume", "auto",
+                   "--set", "train.steps=20", "--set", "train.ckpt_every=5"])
+    assert rc == 0, capsys.readouterr().err  # nothing was left over: the next command trains normally
+    assert checkpoint.load(RunDir(tmp_path / "r").checkpoints()[-1])["step"] == 20
+
+
 def test_sigterm_before_training_leaves_a_resumable_directory(tmp_path, cli_env):
     """SIGTERM while the data and networks are being built: exit 143, and --resume auto starts cleanly."""
     proc = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "mnist-dcgan", "--run-dir", "r",

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import __version__
+from . import __version__, interrupts
 from .config import DEFAULT_PRESET, PRESET_DIR, Config, all_keys, key_docs, preset_names, resolve
 from .errors import GanforgeError, TrainingError, TrainingInterrupted
 from .files import os_reason, writable_dir, writable_file
@@ -428,30 +428,42 @@ COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evalua
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM outside the training loop (start-up, loading, evaluation) ends the command like Ctrl-C:
-    an exception unwinds through the atomic writers (which remove their temp files), exit 143. Inside
-    the loop, train/loop.py's handler takes over and saves a checkpoint first."""
+def _startup_signals() -> Iterator[None]:
+    """SIGINT/SIGTERM outside the training loop (start-up, loading, evaluation) end the command: SIGINT as
+    Ctrl-C always does (KeyboardInterrupt), SIGTERM likewise (exit 143); the exception unwinds through the
+    atomic writers, which remove their temp files. Each such signal is also noted in interrupts.py, so
+    that one a library swallows still stops a run before its first step. Inside the loop,
+    train/loop.py's handler takes over and saves a checkpoint first."""
+    interrupts.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def handler(signum: int, frame: Any) -> None:
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupts.note(signum)
+        raise KeyboardInterrupt
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        interrupts.note(signum)
         raise TrainingInterrupted("SIGTERM outside the training loop: no checkpoint was written at this stop; "
                                   "every file already written is complete", 143)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    handlers = {signal.SIGTERM: on_sigterm}
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a background job's ignored Ctrl-C stays ignored
+        handlers[signal.SIGINT] = on_sigint
+    previous = {s: signal.signal(s, h) for s, h in handlers.items()}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ganforge` console script; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        with _sigterm_as_interrupt():
+        with _startup_signals():
             return COMMANDS[args.command](args)
     except TrainingInterrupted as e:
         print(f"ganforge: interrupted: {e}", file=sys.stderr)

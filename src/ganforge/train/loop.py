@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .. import interrupts
 from ..errors import TrainingError, TrainingInterrupted
 from .ema import ema_decay, update_ema
 from .schedule import lr_factor
@@ -257,6 +258,11 @@ def train_loop(st: TrainState, run: RunDir | None, history: list[dict[str, Any]]
                dynamic_ncols=True, mininterval=0.2 if sys.stderr.isatty() else 10.0)
     try:
         with catch_signals() as stop:
+            missed = interrupts.take()  # a start-up signal some library swallowed: stop before the first step
+            if missed is not None:
+                raise TrainingInterrupted(f"{signal.Signals(missed).name} during start-up, before step {st.step + 1}: "
+                                          "no checkpoint was written at this stop; every file already written is "
+                                          "complete", EXIT_CODES[missed])
             while st.step < t.steps:
                 try:
                     scalars, batch = train_step(st)
