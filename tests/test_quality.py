@@ -231,6 +231,7 @@ def _modes(run):
     return ganforge.evaluate(run.run_dir, ["modes"], n=2500, seed=0)[0]
 
 
+@pytest.mark.slow  # about 60-90 s on 2 cores: the slow set keeps the default run well under 15 min
 def test_ring8_hq_recipe_learns_and_its_decay_beats_a_constant_rate(tmp_path):
     """ring8-hq shortened to 3,000 steps (the decay then spans steps 1,500-3,000) against the same networks at a
     constant rate. Measured at seed 0 (2 CPU cores): 8 modes and 45.7% HQ with the decay, 20.5% without."""
@@ -242,7 +243,7 @@ def test_ring8_hq_recipe_learns_and_its_decay_beats_a_constant_rate(tmp_path):
     assert hq["hq_pct"] >= flat["hq_pct"] + 10.0, (hq, flat)
 
 
-
+@pytest.mark.slow  # about 60-90 s on 2 cores: the slow set keeps the default run well under 15 min
 def test_mnist_cgan_hq_recipe_learns_legible_balanced_digits(tmp_path):
     """mnist-cgan-hq shortened to 1,500 steps (the decay then spans steps 750-1,500). Measured at seed 0 (2 CPU
     cores, 2026-12-04): legible 0.641 of 2,000, class shares 0.068-0.198 (the full 32,000 steps: 0.9945,
