@@ -215,6 +215,16 @@ def test_a_start_up_signal_a_library_swallows_still_stops_the_run(tmp_path, monk
     assert checkpoint.load(RunDir(tmp_path / "r").checkpoints()[-1])["step"] == 20
 
 
+def test_a_start_up_note_does_not_outlive_its_command(monkeypatch):
+    """A signal noted during a command that never reached a training loop (swallowed, say, during an
+    evaluation) is forgotten when the command ends: a later run in the same process trains normally."""
+    from ganforge import cli, interrupts
+
+    monkeypatch.setitem(cli.COMMANDS, "list", lambda a: (interrupts.note(signal.SIGINT), 0)[1])
+    assert cli.main(["list", "presets"]) == 0
+    assert interrupts.take() is None
+
+
 def test_sigterm_before_training_leaves_a_resumable_directory(tmp_path, cli_env):
     """SIGTERM while the data and networks are being built: exit 143, and --resume auto starts cleanly."""
     proc = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "mnist-dcgan", "--run-dir", "r",

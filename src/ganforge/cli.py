@@ -457,6 +457,7 @@ def _startup_signals() -> Iterator[None]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        interrupts.clear()  # a note no loop took must not stop a later run in this process
 
 
 def main(argv: list[str] | None = None) -> int:
