@@ -181,7 +181,7 @@ def test_full_disk_on_a_real_small_filesystem_or_injected(tmp_path):
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_start_up_signal_a_library_swallows_still_stops_the_run(tmp_path, monkeypatch, capsys, sig, code):
+def test_a_start_up_signal_a_library_swallows_still_stops_the_run(tmp_path, monkeypatch, capsys, request, sig, code):
     """numpy's compiled random module, imported lazily by torch while the optimisers are built, was seen to
     swallow the KeyboardInterrupt of a Ctrl-C: the run then trained to its end. Reproduced in process: the
     signal arrives inside a call that catches everything; the run must still stop before its first step."""
@@ -199,6 +199,10 @@ def test_a_start_up_signal_a_library_swallows_still_stops_the_run(tmp_path, monk
         return real(*args, **kwargs)
 
     monkeypatch.setattr(state, "make_optimizer", swallowing)
+    # a suite started in the background (nohup, `&`) inherits SIGINT ignored, and the CLI keeps an ignored
+    # Ctrl-C ignored: give this process Python's own Ctrl-C handling, as a terminal would
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, inherited))
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     rc = cli.main(["train", "ring8-r1", "--run-dir", str(tmp_path / "r"), "--no-progress",
                    "--set", "train.steps=20", "--set", "train.ckpt_every=5"])
