@@ -243,17 +243,23 @@ def test_ring8_hq_recipe_learns_and_its_decay_beats_a_constant_rate(tmp_path):
     assert hq["hq_pct"] >= flat["hq_pct"] + 10.0, (hq, flat)
 
 
+def _short_mnist_recipe(preset, tmp_path):
+    """An MNIST recipe shortened to 1,500 steps (its decay then spans steps 750-1,500), and the legible reading
+    of 2,000 of its samples."""
+    from ganforge.evaluate import evaluate
+    run = ganforge.train(preset, ["train.steps=1500", "train.progress=false", "train.device=cpu"],
+                         run_dir=tmp_path / "r")
+    return run, evaluate(str(run.run_dir), ["legible"], n=2000, seed=0, progress=False)[0]
+
+
 @pytest.mark.slow  # about 60-90 s on 2 cores: the slow set keeps the default run well under 15 min
 def test_mnist_cgan_hq_recipe_learns_legible_balanced_digits(tmp_path):
     """mnist-cgan-hq shortened to 1,500 steps (the decay then spans steps 750-1,500). Measured at seed 0 (2 CPU
     cores, 2026-12-04): legible 0.641 of 2,000, class shares 0.068-0.198 (the full 32,000 steps: 0.9945,
     0.099-0.1015). What the full recipe buys is its length: at 1,500 steps the constant rate of mnist-cgan
     reads about the same (0.664 on 1,000, test_images.py)."""
-    from ganforge.evaluate import evaluate
-    run = ganforge.train("mnist-cgan-hq", ["train.steps=1500", "train.progress=false", "train.device=cpu"],
-                         run_dir=tmp_path / "r")
+    run, leg = _short_mnist_recipe("mnist-cgan-hq", tmp_path)
     assert run.state.cfg.optim.lr_schedule == "linear" and run.state.cfg.optim.decay_from == 0.5
-    leg = evaluate(str(run.run_dir), ["legible"], n=2000, seed=0, progress=False)[0]
     assert leg["legible"] > 0.5, leg
     assert leg["class_min"] >= 0.05 and leg["class_max"] <= 0.22, leg
 
@@ -265,11 +271,8 @@ def test_mnist_cgan_w64_hq_recipe_learns_legible_balanced_digits(tmp_path):
     2,000, class shares 0.076-0.158 (the full 30,000 steps: 0.9915, 0.0995-0.101). Width 32 (mnist-cgan-hq, the test
     above) read 0.641, 0.068-0.198. (The same 1,500 steps with model.g_extra_convs=d_extra_convs=1 read 0.935,
     0.089-0.1095, but that recipe's D falls to chance over 30,000 steps: no MNIST preset of it; see README.)"""
-    from ganforge.evaluate import evaluate
-    run = ganforge.train("mnist-cgan-w64-hq", ["train.steps=1500", "train.progress=false", "train.device=cpu"],
-                         run_dir=tmp_path / "r")
+    run, leg = _short_mnist_recipe("mnist-cgan-w64-hq", tmp_path)
     assert run.state.cfg.model.width == 64 and run.state.cfg.train.precision == "fp32"
-    leg = evaluate(str(run.run_dir), ["legible"], n=2000, seed=0, progress=False)[0]
     assert leg["legible"] > 0.6, leg
     assert leg["class_min"] >= 0.05 and leg["class_max"] <= 0.20, leg
 
@@ -280,11 +283,8 @@ def test_mnist_cgan_deepd_hq_recipe_learns_legible_balanced_digits(tmp_path):
     slow set; 200 s on one thread). Measured at seed 0 (2026-12-06): see the bounds' comments. The full 30,000
     steps keep D strong (D(x) 0.96 at the end) where extra depth in G and D together fell to chance, and reach
     Inception FID 4.92 (10k vs 10k test)."""
-    from ganforge.evaluate import evaluate
-    run = ganforge.train("mnist-cgan-deepd-hq", ["train.steps=1500", "train.progress=false", "train.device=cpu"],
-                         run_dir=tmp_path / "r")
+    run, leg = _short_mnist_recipe("mnist-cgan-deepd-hq", tmp_path)
     assert run.state.cfg.model.d_extra_convs == 1 and run.state.cfg.model.g_extra_convs == 0
-    leg = evaluate(str(run.run_dir), ["legible"], n=2000, seed=0, progress=False)[0]
     assert leg["legible"] > 0.8, leg  # measured 0.892 (one thread, bf16), classes 0.085-0.12; mnist-cgan-w64-hq 0.727
     assert leg["class_min"] >= 0.05 and leg["class_max"] <= 0.20, leg
 
