@@ -369,3 +369,34 @@ def test_quick_sigints_wait_for_the_checkpoint(tmp_path: Path, cli_env) -> None:
     ckpts = RunDir(tmp_path / "cut").checkpoints()
     assert [p.name for p in ckpts] == [f"step_{step:08d}.safetensors"]
     assert checkpoint.load(ckpts[0], kind="checkpoint")["step"] == step
+
+
+@pytest.mark.parametrize("late", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_stopped_process_exits_changes_nothing(tmp_path: Path, cli_env, late: str) -> None:
+    """A run stopped by SIGINT, then hit by one more signal while the interpreter exits (here from an atexit
+    callback, the last Python code that runs): the exit stays 130 with a clean message. Before the fix the
+    CLI put Python's own handlers back when its command ended, so the late SIGINT raised KeyboardInterrupt
+    in the atexit callback (and, in CI, killed the process by SIGINT: exit -2, after the checkpoint was
+    written)."""
+    import signal
+    import sys
+    import time
+
+    script = ("import atexit, os, signal, sys, time\n"
+              f"atexit.register(lambda: (os.kill(os.getpid(), signal.{late}), time.sleep(0.3)))\n"
+              "sys.argv = ['ganforge'] + sys.argv[1:]\n"
+              "from ganforge.cli import main\n"
+              "sys.exit(main())\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, "train", "ring8-gan", "--run-dir", "cut", "--set",
+                             "train.steps=100000", "--set", "train.ckpt_every=100000", "--set", "train.log_every=5",
+                             "--no-progress"], env=cli_env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "cut" / "log.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.is_file() and log.read_text().count("\n") >= 2):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: SIGINT at step" in err
+    assert "KeyboardInterrupt" not in err and "Exception ignored" not in err and "Traceback" not in err, err

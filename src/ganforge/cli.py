@@ -145,10 +145,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from .train import loop
     from .train.run import train
-
-    loop.IGNORE_AFTER_STOP = True  # this process exits after the run: a late signal must not cut its exit
 
     overrides = a.overrides + (["train.progress=false"] if a.no_progress else []) + \
         ([f"train.device={a.device}"] if a.device else [])
@@ -455,13 +452,15 @@ def _startup_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+        for s, h in previous.items():  # a process that exits now ignores later signals (interrupts.py)
+            signal.signal(s, signal.SIG_IGN if interrupts.process_exits else h)
         interrupts.clear()  # a note no loop took must not stop a later run in this process
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `ganforge` console script; returns the exit status."""
+    """Entry point of the `ganforge` console script; returns the exit status. With argv None the command
+    line is this process's own, and the process exits after it (see interrupts.process_exits)."""
+    interrupts.process_exits = argv is None
     args = _parser().parse_args(argv)
     try:
         with _startup_signals():

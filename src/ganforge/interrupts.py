@@ -11,6 +11,13 @@ from __future__ import annotations
 
 _pending: int | None = None
 
+# True when this process runs one command line and then exits (cli.main with argv None). Then a signal
+# that stopped the command leaves SIGINT/SIGTERM ignored until the exit: restoring Python's handlers
+# would let a late signal (Ctrl-C pressed twice, a supervisor's repeated TERM) raise KeyboardInterrupt
+# in an atexit callback, or, once the interpreter has reset its handlers while finalising, kill the
+# process by SIGINT (exit -2), after the stop's message and checkpoint were already written.
+process_exits = False
+
 
 def note(signum: int) -> None:
     """Record a start-up signal (the first one counts)."""

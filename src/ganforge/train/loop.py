@@ -29,10 +29,6 @@ from . import dist as distributed
 from .state import TrainState
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
-# the CLI sets this: after a stop, later signals are ignored until the process exits (one arriving
-# between the loop's end and the exit would otherwise cut the exit message and code)
-IGNORE_AFTER_STOP = False
-
 
 class StopRequest:
     """Set by SIGINT/SIGTERM; the loop stops at the next step boundary after a checkpoint."""
@@ -65,7 +61,7 @@ def catch_signals() -> Iterator[StopRequest]:
         yield stop
     finally:
         for s, h in previous.items():
-            signal.signal(s, signal.SIG_IGN if (IGNORE_AFTER_STOP and stop.signum is not None) else h)
+            signal.signal(s, signal.SIG_IGN if (interrupts.process_exits and stop.signum is not None) else h)
 
 
 class NonFiniteStep(TrainingError):
