@@ -8,9 +8,11 @@ each outcome counted. What the README's reliability section quotes for start-up 
 Outcomes: `before-cli` (the signal came before ganforge's handler was installed: Python's own
 KeyboardInterrupt, killed by SIGINT), `outside-loop` (exit 130, "interrupted outside the training loop"),
 `noted` (a library swallowed the interrupt; the loop stopped before step 1, exit 130), `in-loop` (exit 130
-after a checkpoint), `ran-on` (the signal was lost: the run trained to its end, exit 0), `other` (anything
-else, printed). Where the signal lands depends on the machine's speed and load: widen --from/--to to cover
-the start-up of a slower or faster machine (about 2-5 s on 2 busy CPU cores).
+after a checkpoint), `after-command` (the run had trained to its end and written its last checkpoint before the
+signal came; the command was finishing or the process exiting, where a late signal is ignored: exit 0),
+`ran-on` (the signal was lost: the run trained to its end after it, exit 0), `other` (anything else,
+printed). Where the signal lands depends on the machine's speed and load: widen --from/--to to cover the
+start-up of a slower or faster machine (about 2-5 s on 2 busy CPU cores).
 """
 from __future__ import annotations
 
@@ -40,11 +42,15 @@ def trial(delay: float, src: Path, work: Path) -> tuple[str, str]:
     proc = subprocess.Popen(args, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
     time.sleep(delay)
+    sent = time.time()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate()
     last = err.strip().splitlines()[-1] if err.strip() else ""
     rc = proc.returncode
     if rc == 0:
+        final = run / "checkpoints" / "step_00000300.safetensors"
+        if final.is_file() and final.stat().st_mtime <= sent:
+            return "after-command", last
         return "ran-on", last
     if rc == -signal.SIGINT and "ganforge:" not in err:
         return "before-cli", last
@@ -78,7 +84,7 @@ def main() -> None:
                     print(f"trial {i} ({delay:.2f} s, {src}): {last}")
     print(f"{a.trials} SIGINTs {a.lo}-{a.hi} s after launch, outcomes per source tree:")
     print(f"  {'outcome':13s} " + " ".join(f"{str(s):>24s}" for s in a.src))
-    for k in ("before-cli", "outside-loop", "noted", "in-loop", "ran-on", "other"):
+    for k in ("before-cli", "outside-loop", "noted", "in-loop", "after-command", "ran-on", "other"):
         print(f"  {k:13s} " + " ".join(f"{counts[s][k]:>24d}" for s in a.src))
 
 
