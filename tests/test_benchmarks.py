@@ -75,3 +75,32 @@ def test_width_speed_script_counts_macs():
     tconv = torch.nn.ConvTranspose2d(2, 3, 4, 2, 1)
     assert macs_per_sample(tconv, torch.zeros(2, 2, 5, 5)) == 5 * 5 * 2 * 3 * 16
     assert macs_per_sample(torch.nn.Linear(4, 6), torch.zeros(2, 4)) == 24
+
+
+def test_stacked_real_kl_counts_modes_and_scores_real_digits_near_the_floor():
+    """kl_to_uniform: every mode equally often is KL 0, one mode is log 1000; real test digits read by
+    the shipped classifier score about the sampling floor of 26,000 triples (0.019), well under the 0.1 of
+    our best generator: the stacked-MNIST goal of 0.03 is measured against this."""
+    import importlib.util
+    import math
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("stacked_real_kl", ROOT / "benchmarks" / "stacked_real_kl.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    every = np.array([[m // 100, m // 10 % 10, m % 10] for m in range(1000)] * 3)
+    assert mod.kl_to_uniform(every) == (1000, 0.0)
+    modes, kl = mod.kl_to_uniform(np.zeros((50, 3), dtype=np.int64))
+    assert modes == 1 and math.isclose(kl, math.log(1000))
+
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "stacked_real_kl.py"), "--draws", "1",
+                        "--split", "test"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    real = re.search(r"real draw 0: 26000 triples, (\d+) of 1000 modes, KL ([\d.]+)", r.stdout)
+    floor = re.search(r"ideal uniform labels: 26000 triples, 1000 of 1000 modes, KL ([\d.]+)", r.stdout)
+    assert real and floor, r.stdout
+    assert int(real.group(1)) == 1000
+    assert 0.015 < float(floor.group(1)) < 0.024
+    assert float(floor.group(1)) < float(real.group(2)) < 0.035  # measured 0.0248-0.0258 (3 draws)
