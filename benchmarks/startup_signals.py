@@ -42,16 +42,13 @@ def trial(delay: float, src: Path, work: Path) -> tuple[str, str]:
     proc = subprocess.Popen(args, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
     time.sleep(delay)
-    sent = time.time()
+    finished = (run / "checkpoints" / "step_00000300.safetensors").is_file()  # the run's last checkpoint
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate()
     last = err.strip().splitlines()[-1] if err.strip() else ""
     rc = proc.returncode
     if rc == 0:
-        final = run / "checkpoints" / "step_00000300.safetensors"
-        if final.is_file() and final.stat().st_mtime <= sent:
-            return "after-command", last
-        return "ran-on", last
+        return ("after-command" if finished else "ran-on"), last
     if rc == -signal.SIGINT and "ganforge:" not in err:
         return "before-cli", last
     if rc == 130 and "outside the training loop" in err:

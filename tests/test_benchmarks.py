@@ -14,6 +14,7 @@ from ganforge.train.state import build_state
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.throughput import build, floor_batch, floor_step  # noqa: E402
+from conftest import needs_mnist  # noqa: E402
 
 
 @pytest.mark.parametrize("preset,sets", [("ring8-gan", ["data.batch_size=128"]),
@@ -77,6 +78,7 @@ def test_width_speed_script_counts_macs():
     assert macs_per_sample(torch.nn.Linear(4, 6), torch.zeros(2, 4)) == 24
 
 
+@needs_mnist
 def test_stacked_real_kl_counts_modes_and_scores_real_digits_near_the_floor():
     """kl_to_uniform: every mode equally often is KL 0, one mode is log 1000; real test digits read by
     the shipped classifier score about the sampling floor of 26,000 triples (0.019), well under the 0.1 of

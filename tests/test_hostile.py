@@ -390,8 +390,9 @@ def test_a_signal_while_the_stopped_process_exits_changes_nothing(tmp_path: Path
     proc = subprocess.Popen([sys.executable, "-c", script, "train", "ring8-gan", "--run-dir", "cut", "--set",
                              "train.steps=100000", "--set", "train.ckpt_every=100000", "--set", "train.log_every=5",
                              "--no-progress"], env=cli_env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    log = tmp_path / "cut" / "log.jsonl"
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal,
+    log = tmp_path / "cut" / "log.jsonl"  # also when this suite runs as a background job (SIGINT ignored)
     deadline = time.time() + 120
     while time.time() < deadline and not (log.is_file() and log.read_text().count("\n") >= 2):
         time.sleep(0.02)

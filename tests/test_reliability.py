@@ -2,6 +2,7 @@
 configs and concurrent runs (issue 5). The same trials run many more times in benchmarks/reliability.py."""
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -217,6 +218,49 @@ def test_a_start_up_signal_a_library_swallows_still_stops_the_run(tmp_path, monk
                    "--set", "train.steps=20", "--set", "train.ckpt_every=5"])
     assert rc == 0, capsys.readouterr().err  # nothing was left over: the next command trains normally
     assert checkpoint.load(RunDir(tmp_path / "r").checkpoints()[-1])["step"] == 20
+
+
+def test_a_second_signal_while_the_stopped_run_closes_keeps_the_stop(tmp_path, monkeypatch, capsys, request):
+    """In process (cli.main with argv, as a notebook or a wrapper calls it): a SIGINT stops the loop at a step
+    boundary, and a second one arrives while the run closes (log, lock). The stop's message and code stand,
+    the run directory is unlocked (the resume below would be refused otherwise), and the caller's handlers
+    are back afterwards. Without the loop ignoring later signals until the command ends, the second one
+    raised KeyboardInterrupt out of the closing: "interrupted outside the training loop: no checkpoint was
+    written", which was false."""
+    from ganforge import cli
+    from ganforge.train import dist, loop
+
+    real_step, real_shutdown = loop.train_step, dist.shutdown
+
+    def step_then_signal(st):
+        out = real_step(st)
+        if st.step == 6:
+            os.kill(os.getpid(), signal.SIGINT)  # the loop's handler notes it; the loop stops at this boundary
+        return out
+
+    def signalled_shutdown(d):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # a handler that raises would raise here
+        return real_shutdown(d)
+
+    monkeypatch.setattr(loop, "train_step", step_then_signal)
+    monkeypatch.setattr(dist, "shutdown", signalled_shutdown)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal (see above)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, inherited))
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    rc = cli.main(["train", "ring8-r1", "--run-dir", str(tmp_path / "r"), "--no-progress",
+                   "--set", "train.steps=40", "--set", "train.ckpt_every=100"])
+    err = capsys.readouterr().err
+    assert rc == 130, err
+    assert re.search(r"interrupted: SIGINT at step \d+; checkpoint .* written", err), err
+    assert "outside the training loop" not in err and "Traceback" not in err, err
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before  # handlers restored
+    monkeypatch.setattr(loop, "train_step", real_step)
+    monkeypatch.setattr(dist, "shutdown", real_shutdown)
+    rc = cli.main(["train", "ring8-r1", "--run-dir", str(tmp_path / "r"), "--no-progress", "--resume", "auto",
+                   "--set", "train.steps=40", "--set", "train.ckpt_every=100"])
+    assert rc == 0, capsys.readouterr().err
+    assert checkpoint.load(RunDir(tmp_path / "r").checkpoints()[-1])["step"] == 40
 
 
 def test_a_start_up_note_does_not_outlive_its_command(monkeypatch):

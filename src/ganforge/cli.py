@@ -449,9 +449,11 @@ def _startup_signals() -> Iterator[None]:
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a background job's ignored Ctrl-C stays ignored
         handlers[signal.SIGINT] = on_sigint
     previous = {s: signal.signal(s, h) for s, h in handlers.items()}
+    interrupts.in_command = True
     try:
         yield
     finally:
+        interrupts.in_command = False
         for s, h in previous.items():  # a process that exits now ignores later signals (interrupts.py)
             signal.signal(s, signal.SIG_IGN if interrupts.process_exits else h)
         interrupts.clear()  # a note no loop took must not stop a later run in this process

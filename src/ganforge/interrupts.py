@@ -18,6 +18,12 @@ _pending: int | None = None
 # process by SIGINT (exit -2), after the stop's message and checkpoint were already written.
 process_exits = False
 
+# True while a CLI command runs (cli._startup_signals). The training loop then leaves SIGINT/SIGTERM ignored
+# after a stop until the command ends, so that a second signal cannot cut the closing of the run (its log,
+# its lock) or turn the stop's message into "interrupted outside the training loop"; the command's end puts
+# the caller's handlers back (or keeps ignoring them, when process_exits).
+in_command = False
+
 
 def note(signum: int) -> None:
     """Record a start-up signal (the first one counts)."""

@@ -61,7 +61,7 @@ def catch_signals() -> Iterator[StopRequest]:
         yield stop
     finally:
         for s, h in previous.items():
-            signal.signal(s, signal.SIG_IGN if (interrupts.process_exits and stop.signum is not None) else h)
+            signal.signal(s, signal.SIG_IGN if (interrupts.in_command and stop.signum is not None) else h)
 
 
 class NonFiniteStep(TrainingError):
