@@ -19,14 +19,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
-def kl_to_uniform(digits: np.ndarray) -> tuple[int, float]:
-    """Modes covered and KL(histogram || uniform over 1000) of (n, 3) channel digits."""
-    modes = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
-    p = np.bincount(modes, minlength=1000) / len(modes)
-    nz = p > 0
-    return int(nz.sum()), float((p[nz] * np.log(p[nz] * 1000)).sum())
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--split", choices=["train", "test"], default="train")
@@ -38,6 +30,7 @@ def main() -> None:
 
     from ganforge.data.source import load_source
     from ganforge.evaluate import get_extractor
+    from ganforge.metrics.modes import stacked_modes  # what `ganforge evaluate --metrics modes` reports
 
     src = load_source(f"mnist@{a.split}")
     x = src.x.numpy() if hasattr(src.x, "numpy") else np.asarray(src.x)
@@ -48,10 +41,10 @@ def main() -> None:
     print(f"mnist {a.split}: {len(pred)} digits; classifier's digit shares {np.round(shares, 3).tolist()}")
     for seed in range(a.draws):
         idx = np.random.default_rng(seed).integers(0, len(pred), size=(a.n, 3))
-        modes, kl = kl_to_uniform(pred[idx])
-        print(f"real draw {seed}: {a.n} triples, {modes} of 1000 modes, KL {kl:.4f}")
-    modes, kl = kl_to_uniform(np.random.default_rng(10_000).integers(0, 10, size=(a.n, 3)))
-    print(f"ideal uniform labels: {a.n} triples, {modes} of 1000 modes, KL {kl:.4f} (the sampling floor)")
+        r = stacked_modes(pred[idx])
+        print(f"real draw {seed}: {a.n} triples, {r['modes']} of 1000 modes, KL {r['kl']:.4f}")
+    r = stacked_modes(np.random.default_rng(10_000).integers(0, 10, size=(a.n, 3)))
+    print(f"ideal uniform labels: {a.n} triples, {r['modes']} of 1000 modes, KL {r['kl']:.4f} (the sampling floor)")
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+STEPS = 300
 SETS = ["model.g_hidden=[32,32]", "model.d_hidden=[32,32]", "data.batch_size=64", "train.ckpt_every=10",
-        "train.sample_every=1000", "train.steps=300", "train.log_every=1", "train.progress=false"]
+        "train.sample_every=1000", f"train.steps={STEPS}", "train.log_every=1", "train.progress=false"]
 
 
 def trial(delay: float, src: Path, work: Path) -> tuple[str, str]:
@@ -42,7 +43,7 @@ def trial(delay: float, src: Path, work: Path) -> tuple[str, str]:
     proc = subprocess.Popen(args, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
     time.sleep(delay)
-    finished = (run / "checkpoints" / "step_00000300.safetensors").is_file()  # the run's last checkpoint
+    finished = (run / "checkpoints" / f"step_{STEPS:08d}.safetensors").is_file()  # the run's last checkpoint
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate()
     last = err.strip().splitlines()[-1] if err.strip() else ""

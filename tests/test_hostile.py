@@ -336,26 +336,35 @@ def test_any_channel_count_trains_and_draws(tmp_path: Path) -> None:
     assert Image.open(tmp_path / "run" / "samples.gif").n_frames == 2
 
 
+def _long_run_logging(launch: list[str], tmp_path: Path, cli_env, lines: int, **popen) -> subprocess.Popen:
+    """`ganforge train ring8-gan` for 100,000 steps into tmp_path/cut (launched as `python LAUNCH ...`), returned
+    once its log holds `lines` records (one per 5 steps), i.e. mid-training with no checkpoint written yet."""
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, *launch, "train", "ring8-gan", "--run-dir", "cut", "--set",
+                             "train.steps=100000", "--set", "train.ckpt_every=100000", "--set", "train.log_every=5",
+                             "--no-progress"], env=cli_env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **popen)
+    log = tmp_path / "cut" / "log.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.is_file() and log.read_text().count("\n") >= lines):
+        time.sleep(0.02)
+    return proc
+
+
 def test_quick_sigints_wait_for_the_checkpoint(tmp_path: Path, cli_env) -> None:
     """SIGINTs 10 ms apart mid-training (the issue's double Ctrl-C, and more): exit 130, the later ones
     wait, and the checkpoint the message names was written at the step where training stopped (the steps
     since the last ckpt_every are kept)."""
     import re
     import signal
-    import sys
     import time
 
     from ganforge import checkpoint
     from ganforge.train.rundir import RunDir
 
-    proc = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "ring8-gan", "--run-dir", "cut", "--set",
-                             "train.steps=100000", "--set", "train.ckpt_every=100000", "--set", "train.log_every=5",
-                             "--no-progress"], env=cli_env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    log = tmp_path / "cut" / "log.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (log.is_file() and log.read_text().count("\n") >= 4):
-        time.sleep(0.02)
+    proc = _long_run_logging(["-m", "ganforge"], tmp_path, cli_env, lines=4)
     for _ in range(5):  # signals are not queued: spaced out, so that some arrive after the first was handled
         proc.send_signal(signal.SIGINT)
         time.sleep(0.01)
@@ -379,23 +388,15 @@ def test_a_signal_while_the_stopped_process_exits_changes_nothing(tmp_path: Path
     in the atexit callback (and, in CI, killed the process by SIGINT: exit -2, after the checkpoint was
     written)."""
     import signal
-    import sys
-    import time
 
     script = ("import atexit, os, signal, sys, time\n"
               f"atexit.register(lambda: (os.kill(os.getpid(), signal.{late}), time.sleep(0.3)))\n"
               "sys.argv = ['ganforge'] + sys.argv[1:]\n"
               "from ganforge.cli import main\n"
               "sys.exit(main())\n")
-    proc = subprocess.Popen([sys.executable, "-c", script, "train", "ring8-gan", "--run-dir", "cut", "--set",
-                             "train.steps=100000", "--set", "train.ckpt_every=100000", "--set", "train.log_every=5",
-                             "--no-progress"], env=cli_env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal,
-    log = tmp_path / "cut" / "log.jsonl"  # also when this suite runs as a background job (SIGINT ignored)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (log.is_file() and log.read_text().count("\n") >= 2):
-        time.sleep(0.02)
+    # SIGINT as from a terminal, also when this suite runs as a background job (SIGINT ignored)
+    proc = _long_run_logging(["-c", script], tmp_path, cli_env, lines=2,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
