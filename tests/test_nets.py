@@ -66,6 +66,33 @@ def test_dcgan_extra_convs_out_of_range_is_refused(key, value):
         resolve("mnist-cgan", [f"{key}={value}"])
 
 
+def test_dcgan_g_width_widens_the_generator_alone():
+    """model.g_width sets G's base channel count (its maps widen inwards from it) and leaves D as model.width
+    builds it; 0 (the default) builds exactly model.width's G."""
+    m = Config().model
+    m.width, m.z_dim = 8, 5
+    G0, D0 = NETWORKS.get("dcgan")(m, (1, 28, 28), 3, "tanh")
+    m.g_width = 12
+    G, D = NETWORKS.get("dcgan")(m, (1, 28, 28), 3, "tanh")
+    tconv = [c.in_channels for c in G.modules() if isinstance(c, nn.ConvTranspose2d)]
+    assert tconv == [24, 12] and [c.in_channels for c in G0.modules() if isinstance(c, nn.ConvTranspose2d)] == [16, 8]
+    assert [p.shape for p in D.parameters()] == [p.shape for p in D0.parameters()]
+    x = G(torch.randn(4, 5), torch.arange(4) % 3)
+    assert x.shape == (4, 1, 28, 28)
+    m.g_width = 0
+    G1, _ = NETWORKS.get("dcgan")(m, (1, 28, 28), 3, "tanh")
+    assert [p.shape for p in G1.parameters()] == [p.shape for p in G0.parameters()]
+
+
+@pytest.mark.parametrize("preset,value,says", [("mnist-cgan", -1, "0 for model.width"),
+                                               ("ring8-gan", 16, "model.arch=mlp has no such width")])
+def test_dcgan_g_width_out_of_range_or_on_another_arch_is_refused(preset, value, says):
+    from ganforge.config import resolve
+    with pytest.raises(ConfigError, match=r"model\.g_width") as e:
+        resolve(preset, [f"model.g_width={value}"])
+    assert says in str(e.value)
+
+
 def test_adapt_sequential_with_sigmoid_strips_it():
     D = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1), nn.Sigmoid())
     A = adapt_discriminator(D, conditional=False)

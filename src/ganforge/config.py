@@ -70,6 +70,9 @@ class ModelConfig:
     """Size of the class-label embedding concatenated to the inputs of conditional nets."""
     width: int = 64
     """Base channel count of convolutional nets (dcgan): D's first layer; doubles per downsampling."""
+    g_width: int = 0
+    """dcgan: base channel count of G alone (its last hidden map; doubles inwards); 0 = model.width. More
+    capacity in G without widening D."""
     d_cond: str = "concat"
     """How a conditional conv D sees labels: concat (extra input channels) | projection (Miyato & Koyama)."""
     g_extra_convs: int = 0
@@ -489,6 +492,9 @@ def validate(cfg: Config) -> None:
         _check(d.batch_size % m.d_pack == 0, "data.batch_size", d.batch_size,
                f"must divide by model.d_pack={m.d_pack} (D judges packs of that many samples)")
     _check(m.width >= 1, "model.width", m.width, "must be >= 1")
+    _check(m.g_width >= 0, "model.g_width", m.g_width, "must be >= 1, or 0 for model.width")
+    _check(m.g_width == 0 or m.arch == "dcgan", "model.g_width", m.g_width,
+           f"sets the width of the dcgan generator alone; model.arch={m.arch} has no such width: leave it 0")
     _check(o.lr_schedule in ("constant", "linear", "cosine"), "optim.lr_schedule", o.lr_schedule,
            "constant | linear | cosine")
     _check(0.0 <= o.decay_from < 1.0, "optim.decay_from", o.decay_from, "must be in [0, 1)")

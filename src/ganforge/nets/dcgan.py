@@ -11,6 +11,7 @@ since the per-sample gradient penalty is not defined under batch statistics).
 Depth (model.g_extra_convs / d_extra_convs, default 0): that many 3x3 stride-1 conv layers with the
 same norm and activation at each of G's inner resolutions (after the projection and after every
 upsampling but the last) and after each of D's downsampling convs; the widths are unchanged.
+Width: model.width sets both nets' base channel count; model.g_width (default 0: the same) sets G's alone.
 
 Conditioning: G concatenates a label embedding to z. D either concatenates the embedding as
 extra constant input channels ("concat", the classic cGAN) or adds the projection term
@@ -154,13 +155,14 @@ class DCGANDiscriminator(nn.Module):
         return self.out.in_features
 
 
-@NETWORKS.register("dcgan", help="DCGAN conv G and D for 28x28 or 16..256 power-of-two images; model.width channels")
+@NETWORKS.register("dcgan", help="DCGAN conv G and D for 28x28 or 16..256 power-of-two images; model.width channels "
+                                     "(model.g_width: G's alone), model.g_extra_convs/d_extra_convs depth")
 def build_dcgan(m, shape: tuple[int, ...], num_classes: int, out: str) -> tuple[nn.Module, nn.Module]:
     """Build the DCGAN pair from a ModelConfig and the data's (C, H, W) shape."""
     if len(shape) != 3:
         raise ConfigError(f"the dcgan network needs image data of shape (C, H, W), got {list(shape)}: "
                           f"use model.arch=mlp for points")
-    G = DCGANGenerator(m.z_dim, shape, m.width, num_classes, m.embed_dim, out, m.g_batchnorm, m.g_extra_convs)
+    G = DCGANGenerator(m.z_dim, shape, m.g_width or m.width, num_classes, m.embed_dim, out, m.g_batchnorm, m.g_extra_convs)
     D = DCGANDiscriminator(shape, m.width, num_classes, m.embed_dim, m.d_dropout, m.d_cond, m.d_batchnorm,
                            m.d_extra_convs)
     return G, D
