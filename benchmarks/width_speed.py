@@ -14,7 +14,10 @@ runs it). If the time per GMAC stays flat as width grows, the slowdown is the ar
 or kernel-choice problem. --precisions adds train.precision=bf16 rows (autocast: on a CPU with AMX / AVX-512
 BF16 its kernels do the wider nets' arithmetic much faster per GMAC). --extra-convs adds rows with that many
 3x3 layers per resolution in G and D (model.g_extra_convs = model.d_extra_convs: depth instead of width);
-a value G/D (such as 0/1) sets the two apart.
+a value G/D (such as 0/1) sets the two apart. --g-widths adds rows with G alone that wide (model.g_width;
+0 = model.width):
+
+    python benchmarks/width_speed.py --preset mnist-cgan-deepd-hq --widths 64 --precisions bf16 --layouts channels-last --extra-convs 0/1 --g-widths 0,96
 """
 from __future__ import annotations
 
@@ -64,17 +67,18 @@ def main() -> None:
     ap.add_argument("--layouts", default="channels-last,contiguous", help="comma-separated: channels-last, contiguous")
     ap.add_argument("--extra-convs", default="0", help="comma-separated model.g_extra_convs = d_extra_convs values, "
                                                        "or G/D pairs such as 0/1 (extra depth in D alone)")
+    ap.add_argument("--g-widths", default="0", help="comma-separated model.g_width values (0: model.width)")
     a = ap.parse_args()
     layouts = [{"channels-last": True, "contiguous": False}[x] for x in a.layouts.split(",")]
-    configs = [(int(w), cl, p, e) for e in a.extra_convs.split(",") for w in a.widths.split(",")
-               for cl in layouts for p in a.precisions.split(",")]
+    configs = [(int(w), cl, p, e, int(gw)) for gw in a.g_widths.split(",") for e in a.extra_convs.split(",")
+               for w in a.widths.split(",") for cl in layouts for p in a.precisions.split(",")]
     states, macs = {}, {}
     for c in configs:
-        w, cl, prec, e = c
+        w, cl, prec, e, gw = c
         st = build_state(resolve(a.preset, ["train.progress=false", f"model.width={w}",
                                             f"train.channels_last={str(cl).lower()}", f"train.precision={prec}",
                                             f"model.g_extra_convs={e.split('/')[0]}",
-                                            f"model.d_extra_convs={e.split('/')[-1]}"]))
+                                            f"model.d_extra_convs={e.split('/')[-1]}", f"model.g_width={gw}"]))
         batch = st.cfg.data.batch_size
         z = st.prior.draw(2, st.device).z
         y = torch.zeros(2, dtype=torch.long) if st.num_classes else None
@@ -98,13 +102,14 @@ def main() -> None:
     base = best[configs[0]]
     print(f"{a.preset}, batch {states[configs[0]].cfg.data.batch_size}, {torch.get_num_threads()} threads, "
           f"best of {a.rounds} rounds of {a.steps} steps")
-    first = f"{configs[0][0]} {'channels-last' if configs[0][1] else 'contiguous'} {configs[0][2]} +{configs[0][3]}"
-    print(f"| width | layout | precision | extra convs | ms/step | x width {first} | GMAC/step | ms per GMAC |")
-    print("|---|---|---|---|---|---|---|---|")
+    w0, cl0, p0, e0, gw0 = configs[0]
+    first = f"{w0} {'channels-last' if cl0 else 'contiguous'} {p0} +{e0} G {gw0 or w0}"
+    print(f"| width | G width | layout | precision | extra convs | ms/step | x width {first} | GMAC/step | ms per GMAC |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for c in configs:
-        w, cl, prec, e = c
+        w, cl, prec, e, gw = c
         gmac = macs[c] / 1e9
-        print(f"| {w} | {'channels-last' if cl else 'contiguous'} | {prec} | {e} | {best[c]:.1f} | "
+        print(f"| {w} | {gw or w} | {'channels-last' if cl else 'contiguous'} | {prec} | {e} | {best[c]:.1f} | "
               f"{best[c] / base:.2f}x | {gmac:.2f} | {best[c] / gmac:.1f} |")
 
 

@@ -79,6 +79,19 @@ def test_width_speed_script_counts_macs():
 
 
 @needs_mnist
+def test_width_speed_script_times_a_wider_generator_alone():
+    """--g-widths adds rows with model.g_width set: the same D, more multiply-accumulates in G."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "width_speed.py"), "--preset", "mnist-cgan",
+                        "--widths", "8", "--g-widths", "0,12", "--precisions", "fp32", "--layouts", "contiguous",
+                        "--steps", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line.split("|")[1:-1] for line in r.stdout.splitlines() if line.startswith("| 8 ")]
+    assert [(row[0].strip(), row[1].strip()) for row in rows] == [("8", "8"), ("8", "12")]
+    assert float(rows[1][7]) > float(rows[0][7]) > 0  # GMAC/step: the wider G does more arithmetic
+
+
+@needs_mnist
 def test_stacked_real_kl_counts_modes_and_scores_real_digits_near_the_floor():
     """stacked_modes (what the script counts with): every mode equally often is KL 0, one mode is log 1000;
     real test digits read by
