@@ -85,11 +85,13 @@ def test_dcgan_g_width_widens_the_generator_alone():
 
 
 @pytest.mark.parametrize("preset,value,says", [("mnist-cgan", -1, "0 for model.width"),
-                                               ("ring8-gan", 16, "model.arch=mlp has no such width")])
+                                               ("ring8-gan", 16, "model.arch=mlp has no such width"),
+                                               ("mnist-cgan", 96, "your own G (g.py:make_g) has its own")])
 def test_dcgan_g_width_out_of_range_or_on_another_arch_is_refused(preset, value, says):
     from ganforge.config import resolve
+    own = ["model.g=g.py:make_g", "model.d=d.py:make_d"] if "own G" in says else []
     with pytest.raises(ConfigError, match=r"model\.g_width") as e:
-        resolve(preset, [f"model.g_width={value}"])
+        resolve(preset, [f"model.g_width={value}", *own])
     assert says in str(e.value)
 
 

@@ -495,6 +495,8 @@ def validate(cfg: Config) -> None:
     _check(m.g_width >= 0, "model.g_width", m.g_width, "must be >= 1, or 0 for model.width")
     _check(m.g_width == 0 or m.arch == "dcgan", "model.g_width", m.g_width,
            f"sets the width of the dcgan generator alone; model.arch={m.arch} has no such width: leave it 0")
+    _check(m.g_width == 0 or not m.g, "model.g_width", m.g_width,
+           f"sets the width of ganforge's dcgan generator; your own G ({m.g}) has its own: leave it 0")
     _check(o.lr_schedule in ("constant", "linear", "cosine"), "optim.lr_schedule", o.lr_schedule,
            "constant | linear | cosine")
     _check(0.0 <= o.decay_from < 1.0, "optim.decay_from", o.decay_from, "must be in [0, 1)")
