@@ -92,6 +92,20 @@ def test_width_speed_script_times_a_wider_generator_alone():
 
 
 @needs_mnist
+def test_width_speed_script_times_both_label_maps():
+    """--label-maps adds a column and one row per value; both rows count the same arithmetic (the built maps')."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "width_speed.py"), "--preset", "mnist-cgan",
+                        "--widths", "8", "--label-maps", "built,implicit", "--precisions", "fp32", "--layouts",
+                        "contiguous", "--steps", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "| label maps |" in r.stdout
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in r.stdout.splitlines() if line.startswith("| 8 ")]
+    assert [row[5] for row in rows] == ["built", "implicit"]
+    assert rows[0][8] == rows[1][8] and float(rows[0][8]) > 0  # GMAC/step
+
+
+@needs_mnist
 def test_stacked_real_kl_counts_modes_and_scores_real_digits_near_the_floor():
     """stacked_modes (what the script counts with): every mode equally often is KL 0, one mode is log 1000;
     real test digits read by

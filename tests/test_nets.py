@@ -95,6 +95,66 @@ def test_dcgan_g_width_out_of_range_or_on_another_arch_is_refused(preset, value,
     assert says in str(e.value)
 
 
+@pytest.mark.parametrize("shape,extra,pack", [((1, 28, 28), 0, 1), ((3, 32, 32), 1, 1), ((1, 28, 28), 1, 2)])
+def test_dcgan_implicit_label_maps_compute_the_built_maps_function(shape, extra, pack):
+    """model.d_label_maps=implicit: the same parameters (a checkpoint of either loads into the other) and the same
+    logits and gradients, for every parameter and the input, as the concatenated constant maps (float64)."""
+    m = Config().model
+    m.width, m.d_extra_convs, m.d_batchnorm, m.d_pack = 8, extra, True, pack
+    builder = NETWORKS.get("dcgan")
+    packed = (shape[0] * pack, *shape[1:])
+    torch.manual_seed(0)
+    _, built = builder(m, packed, 10, "tanh")
+    m.d_label_maps = "implicit"
+    _, implicit = builder(m, packed, 10, "tanh")
+    assert implicit.implicit_labels and not built.implicit_labels
+    implicit.load_state_dict(built.state_dict())
+    built, implicit = built.double(), implicit.double()
+    for p in built.parameters():  # away from dcgan_init's zero biases and unit BN scales
+        p.data.normal_(0, 0.1)
+    implicit.load_state_dict(built.state_dict())
+    x = torch.randn(6, *packed, dtype=torch.double, requires_grad=True)
+    y = torch.tensor([0, 3, 9, 3, 1, 7])
+    outs = [net(x, y) for net in (built, implicit)]
+    assert outs[0].shape == (6,) and float(outs[0].detach().std()) > 1e-3  # the logits differ from sample to sample
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-12, atol=1e-12)
+    grads = [torch.autograd.grad(o.square().sum(), [x, *net.parameters()]) for o, net in zip(outs, (built, implicit))]
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+    assert float(grads[0][1 + list(dict(built.named_parameters())).index("label.embed.weight")].abs().sum()) > 0
+    wrong = torch.randn(2, packed[0] + 1, *shape[1:], dtype=torch.double)
+    with pytest.raises(ValueError, match=f"expects {packed[0]}-channel images, got {packed[0] + 1}"):
+        implicit(wrong, y[:2])
+
+
+def test_dcgan_implicit_label_maps_under_bf16_autocast_and_channels_last():
+    """The bf16 path the MNIST presets train on: the implicit D's logits stay within bf16 rounding of the built one's."""
+    m = Config().model
+    m.width = 16
+    torch.manual_seed(1)
+    _, built = NETWORKS.get("dcgan")(m, (1, 28, 28), 10, "tanh")
+    m.d_label_maps = "implicit"
+    _, implicit = NETWORKS.get("dcgan")(m, (1, 28, 28), 10, "tanh")
+    implicit.load_state_dict(built.state_dict())
+    built, implicit = (n.to(memory_format=torch.channels_last) for n in (built, implicit))
+    x = torch.randn(16, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    y = torch.arange(16) % 10
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        a, b = built(x, y).float(), implicit(x, y).float()
+    assert float((a - b).abs().max()) < 0.05 * float(a.abs().max()) + 0.02, (a, b)
+
+
+@pytest.mark.parametrize("preset,more,says", [
+    ("mnist-cgan", ["model.d_label_maps=maps"], "built | implicit"),
+    ("ring8-gan", ["model.d_label_maps=implicit"], "model.arch=mlp"),
+    ("mnist-cgan", ["model.d_label_maps=implicit", "model.d_cond=projection"], "model.d_cond=projection")])
+def test_dcgan_implicit_label_maps_elsewhere_is_refused(preset, more, says):
+    from ganforge.config import resolve
+    with pytest.raises(ConfigError, match=r"model\.d_label_maps") as e:
+        resolve(preset, more)
+    assert says in str(e.value)
+
+
 def test_adapt_sequential_with_sigmoid_strips_it():
     D = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1), nn.Sigmoid())
     A = adapt_discriminator(D, conditional=False)
