@@ -144,6 +144,38 @@ def test_dcgan_implicit_label_maps_under_bf16_autocast_and_channels_last():
     assert float((a - b).abs().max()) < 0.05 * float(a.abs().max()) + 0.02, (a, b)
 
 
+def test_flatten_hands_a_channels_last_gradient_back_channels_last_with_the_same_values():
+    """nets.layers.Flatten: nn.Flatten's values and gradients (also second order, as R1 / gradient penalties take
+    them), with a channels-last input's gradient in channels-last memory (a channels-first one sends the D's
+    LeakyReLU and BatchNorm backward onto PyTorch's slow mixed-format path); other inputs as nn.Flatten."""
+    from ganforge.nets.layers import Flatten
+    torch.manual_seed(0)
+    w = torch.randn(5 * 3 * 3, dtype=torch.double)
+    for channels_last in (True, False):
+        x0 = torch.randn(4, 5, 3, 3, dtype=torch.double)
+        if channels_last:
+            x0 = x0.contiguous(memory_format=torch.channels_last)
+        grads = []
+        for flat in (nn.Flatten(), Flatten()):
+            x = x0.clone(memory_format=torch.preserve_format).requires_grad_(True)
+            h = torch.nn.functional.leaky_relu(x, 0.2)
+            out = flat(h)
+            assert out.shape == (4, 45)
+            (g,) = torch.autograd.grad((out @ w).square().sum(), x, create_graph=True)
+            (gg,) = torch.autograd.grad(g.square().sum(), x)  # second order: R1 differentiates the input gradient
+            grads.append((out.detach(), g.detach(), gg, h))
+        (o0, g0, gg0, _), (o1, g1, gg1, h1) = grads
+        assert torch.equal(o1, o0) and torch.equal(g1, g0) and torch.equal(gg1, gg0)
+        assert float(gg0.abs().sum()) > 0
+        if channels_last:
+            (g_flat,) = torch.autograd.grad(Flatten()(h1).sum(), h1)
+            assert g_flat.is_contiguous(memory_format=torch.channels_last) and not g_flat.is_contiguous()
+            (g_plain,) = torch.autograd.grad(nn.Flatten()(h1).sum(), h1)
+            assert not g_plain.is_contiguous(memory_format=torch.channels_last)  # what the fix is for
+    one = torch.randn(2, 7, requires_grad=True)  # not 4-d: nn.Flatten's own path
+    assert torch.equal(Flatten()(one), one)
+
+
 @pytest.mark.parametrize("preset,more,says", [
     ("mnist-cgan", ["model.d_label_maps=maps"], "built | implicit"),
     ("ring8-gan", ["model.d_label_maps=implicit"], "model.arch=mlp"),

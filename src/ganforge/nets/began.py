@@ -16,6 +16,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..registries import NETWORKS
+from .layers import Flatten
 
 
 def began_plan(shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -89,7 +90,7 @@ class BEGANAutoencoder(nn.Module):
             layers += _pair(n * (i + 1), n * (i + 1))
             if i < k:
                 layers += [nn.Conv2d(n * (i + 1), n * (i + 2), 3, 2, 1), nn.ELU()]
-        self.encoder = nn.Sequential(*layers, nn.Flatten(), nn.Linear(n * (k + 1) * s0 * s0, h_dim))
+        self.encoder = nn.Sequential(*layers, Flatten(), nn.Linear(n * (k + 1) * s0 * s0, h_dim))
         self.decoder = BEGANDecoder(h_dim, shape, n, out)
         began_init(self)
 

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..registries import NETWORKS
-from .layers import LabelEmbedding
+from .layers import Flatten, LabelEmbedding
 
 MIN_RES, MAX_RES = 16, 256
 
@@ -131,7 +131,7 @@ class DCGANDiscriminator(nn.Module):
             layers += extra_convs(ch[i], extra, batchnorm, lambda: nn.LeakyReLU(0.2))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
-        self.features = nn.Sequential(*layers, nn.Flatten())
+        self.features = nn.Sequential(*layers, Flatten())
         n_feat = ch[-1] * s0 * s0
         self.out = nn.Linear(n_feat, 1)
         self.proj = nn.Embedding(num_classes, n_feat) if (num_classes > 0 and cond == "projection") else None

@@ -13,6 +13,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..registries import NETWORKS
 from .dcgan import dcgan_init
+from .layers import Flatten
 
 
 def _check(shape: tuple[int, ...], num_classes: int) -> None:
@@ -42,7 +43,7 @@ class InfoGANDiscriminator(nn.Module):
         drop = [nn.Dropout(dropout)] if dropout > 0 else []
         self.trunk = nn.Sequential(nn.Conv2d(channels, 64, 4, 2, 1), nn.LeakyReLU(0.1), *drop,
                                    nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.1),
-                                   *drop, nn.Flatten(), nn.Linear(128 * 7 * 7, 1024, bias=False),
+                                   *drop, Flatten(), nn.Linear(128 * 7 * 7, 1024, bias=False),
                                    nn.BatchNorm1d(1024), nn.LeakyReLU(0.1))
         self.out = nn.Linear(1024, 1)
         dcgan_init(self)
