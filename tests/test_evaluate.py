@@ -142,11 +142,29 @@ def test_stacked_modes_counting():
     assert stacked_modes(half)["kl"] == pytest.approx(np.log(2))
 
 
+def test_stacked_modes_splits_kl_into_channels_and_dependence():
+    """kl = sum of the channels' own KLs to uniform digits + the dependence between channels, exactly."""
+    rng = np.random.default_rng(0)
+    skewed = np.stack([rng.choice(10, 20000, p=[0.3] + [0.7 / 9] * 9), rng.integers(0, 10, 20000),
+                       rng.integers(0, 10, 20000)], 1)
+    r = stacked_modes(skewed)
+    s0 = np.array([0.3] + [0.7 / 9] * 9)
+    assert r["channel_kl"][0] == pytest.approx((s0 * np.log(10 * s0)).sum(), abs=0.01)  # the skewed channel
+    assert max(r["channel_kl"][1:]) < 0.005 and r["channel_shares"][1][3] == pytest.approx(0.1, abs=0.01)
+    assert r["kl"] == pytest.approx(sum(r["channel_kl"]) + r["dependence_kl"], abs=1e-12)
+    assert 0 < r["dependence_kl"] < 2 * 972 / (2 * 20000)  # independent channels: sampling noise alone
+    coupled = np.repeat(rng.integers(0, 10, (20000, 1)), 3, 1)  # every channel the same digit: 10 modes
+    r = stacked_modes(coupled, legible=np.tile([True, False, True], (20000, 1)))
+    assert max(r["channel_kl"]) < 0.005 and r["dependence_kl"] == pytest.approx(np.log(100), abs=0.01)
+    assert r["channel_legible"] == [1.0, 0.0, 1.0]
+
+
 def test_stacked_mnist_modes_on_real_stacks():
     """Real stacked-MNIST images through the per-channel classifier: nearly all 1000 modes."""
     res = evaluate(real="stacked-mnist:test", fake="stacked-mnist:5000", metrics=["modes"], progress=False)[0]
     # 5,000 uniform draws cover 1000 (1 - e^-5) = 993 modes on average; classifier errors move a few
     assert res["modes"] >= 975 and res["kl"] < 0.25
+    assert min(res["channel_legible"]) > 0.95 and res["protocol"]["legible_p"] == 0.9  # real digits read clearly
     assert res["protocol"]["extractor"] == "mnist" and res["protocol"]["n_generated"] == 5000
 
 

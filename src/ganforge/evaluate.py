@@ -27,7 +27,7 @@ from .config import Config
 from .data.source import HAS_TEST_SPLIT, Source, canonical_name, load_source, parse_name
 from .errors import ConfigError, DataError, GanforgeError
 from .files import cache_dir  # noqa: F401  (the reference cache's root; tests and users reach it here)
-from .metrics.catalog import HIGHER_IS_BETTER, Metric, toy_modes
+from .metrics.catalog import HIGHER_IS_BETTER, LEGIBLE_P, Metric, read_with_confidence, toy_modes
 from .metrics.features import Extractor, check_images, get_extractor
 from .metrics.modes import stacked_modes
 from .registries import DATASETS, FEATURES, METRICS
@@ -279,11 +279,13 @@ def _sample_metric(fake: SampleSet, real: SampleSet, progress: bool) -> tuple[di
     if hasattr(src, "modes"):  # stacked MNIST: classify each channel
         _mnist_ready(fake, "modes", 3)
         ex = get_extractor("mnist")
-        digits = []
+        digits, legible = [], []
         for c in range(3):
             _, lg = ex(fake.data[..., c:c + 1], what=f"generated channel {c}", logits=True, progress=progress)
             digits.append(lg.argmax(1))
-        return stacked_modes(np.stack(digits, 1)), {**ex.protocol(), "per_channel": True}
+            legible.append(read_with_confidence(lg))
+        return (stacked_modes(np.stack(digits, 1), legible=np.stack(legible, 1)),
+                {**ex.protocol(), "per_channel": True, "legible_p": LEGIBLE_P})
     raise DataError(f"metric 'modes' needs a toy mixture (gauss1d, ring8, grid25) or stacked-mnist as the "
                     f"reference, not '{real.name}'")
 

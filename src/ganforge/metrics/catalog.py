@@ -93,12 +93,18 @@ METRICS.register("is", Metric("logits", _is, ("is", "is_std"), min_n=10),
 LEGIBLE_P = 0.9  # the classifier's probability that counts as "read with confidence"
 
 
-def _legible(logits: np.ndarray) -> dict[str, Any]:
+def read_with_confidence(logits: np.ndarray) -> np.ndarray:
+    """Per row of classifier logits: is the top softmax probability >= LEGIBLE_P (bool [N])."""
     lg = np.asarray(logits, dtype=np.float64)
     p = np.exp(lg - lg.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
-    shares = np.bincount(p.argmax(1), minlength=p.shape[1]) / len(p)
-    return {"legible": float((p.max(1) >= LEGIBLE_P).mean()), "class_min": float(shares.min()),
+    return p.max(1) >= LEGIBLE_P
+
+
+def _legible(logits: np.ndarray) -> dict[str, Any]:
+    lg = np.asarray(logits, dtype=np.float64)
+    shares = np.bincount(lg.argmax(1), minlength=lg.shape[1]) / len(lg)
+    return {"legible": float(read_with_confidence(lg).mean()), "class_min": float(shares.min()),
             "class_max": float(shares.max()), "class_shares": [round(float(s), 4) for s in shares],
             "threshold_p": LEGIBLE_P, "classifier": "mnist (ganforge's MNIST classifier)"}
 
