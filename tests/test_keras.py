@@ -99,7 +99,9 @@ def test_resume_is_bit_exact_and_a_fresh_process_reloads(tmp_path):
               f"sys.path.insert(0, {str(Path(__file__).parent)!r})\nfrom test_keras import small_pair\n"
               f"import ganforge\ng = ganforge.load_generator({str(tmp_path / 'whole')!r}, G=small_pair(9)[0])\n"
               f"np.save({str(tmp_path / 's.npy')!r}, g.sample(6, seed=3).numpy())\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    # the same thread count as this process, so both compute with the same arithmetic (the suite run with
+    # OMP_NUM_THREADS=1 failed here: tests/preset_hashes.py sets this process to 2 threads, the child had 1)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": str(torch.get_num_threads())}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert np.array_equal(np.load(tmp_path / "s.npy"), mine.numpy())
