@@ -320,7 +320,7 @@ def test_stacked_mnist_recipes_learn_modes(tmp_path, preset, modes, kl):
     stacked-mnist-w64-pac2 (2026-12-05, bf16 on this AMX CPU, one thread) 920 / 0.897 (full: 1000 / 0.167);
     stacked-mnist-deepd-pac2 (2026-12-06, bf16, one thread beside three jobs: 246 s) 817 / 1.36, behind at 1,500
     steps, ahead at the full 20,000 (1000 / 0.098); stacked-mnist-deep-pac2 (2026-12-07, bf16 on an AMD EPYC
-    without AMX, one thread beside a training run: 222 s) 896 / 1.02 (full: 1000 / 0.069 and 0.064 at seeds 0, 1)."""
+    without AMX, one thread beside a training run: 222 s) 896 / 1.02 (full: 1000 / 0.069, 0.064, 0.083 at seeds 0, 1, 2)."""
     run = ganforge.train(preset, ["train.steps=1500", "train.progress=false", "train.device=cpu"],
                          run_dir=tmp_path / "r")
     r = ganforge.evaluate(run.run_dir, ["modes"], progress=False)[0]
