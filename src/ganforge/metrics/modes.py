@@ -14,6 +14,12 @@ import numpy as np
 
 
 
+def kl_to_uniform(p: np.ndarray) -> float:
+    """KL(p || uniform over len(p)) of a histogram p of shares summing to 1 (empty bins add nothing)."""
+    nz = p > 0
+    return float((p[nz] * np.log(p[nz] * len(p))).sum())
+
+
 def mode_coverage(samples: np.ndarray, centers: np.ndarray, std: float, threshold: float = 3.0) -> dict[str, Any]:
     """Modes covered, fraction of HQ samples and reverse KL to uniform for 1-D/2-D samples."""
     x = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
@@ -25,12 +31,7 @@ def mode_coverage(samples: np.ndarray, centers: np.ndarray, std: float, threshol
     hq = dist[np.arange(len(x)), nearest] <= threshold * std
     counts = np.bincount(nearest[hq], minlength=len(c))
     n_hq = int(hq.sum())
-    if n_hq:
-        p = counts / n_hq
-        nz = p > 0
-        kl = float((p[nz] * np.log(p[nz] * len(c))).sum())
-    else:
-        kl = math.inf
+    kl = kl_to_uniform(counts / n_hq) if n_hq else math.inf
     return {"modes": int((counts > 0).sum()), "n_modes": len(c), "hq_pct": 100.0 * n_hq / max(len(x), 1),
             "reverse_kl": kl, "n": len(x), "per_mode": counts.tolist()}
 
@@ -49,11 +50,10 @@ def stacked_modes(digits: np.ndarray, n_modes: int = 1000, legible: np.ndarray |
     d = np.asarray(digits).astype(np.int64)
     modes = d[:, 0] * 100 + d[:, 1] * 10 + d[:, 2]
     p = np.bincount(modes, minlength=n_modes) / len(modes)
-    nz = p > 0
-    kl = float((p[nz] * np.log(p[nz] * n_modes)).sum())
+    kl = kl_to_uniform(p)
     shares = [np.bincount(d[:, c], minlength=10) / len(d) for c in range(d.shape[1])]
-    channel_kl = [float((s[s > 0] * np.log(s[s > 0] * len(s))).sum()) for s in shares]
-    out = {"modes": int(nz.sum()), "n_modes": n_modes, "kl": kl, "n": len(modes), "channel_kl": channel_kl,
+    channel_kl = [kl_to_uniform(s) for s in shares]
+    out = {"modes": int((p > 0).sum()), "n_modes": n_modes, "kl": kl, "n": len(modes), "channel_kl": channel_kl,
            "dependence_kl": kl - sum(channel_kl), "channel_shares": [s.tolist() for s in shares]}
     if legible is not None:
         out["channel_legible"] = np.asarray(legible, dtype=np.float64).mean(0).tolist()
