@@ -49,10 +49,14 @@ def trained_state(preset: str, steps: int = STEPS):
     from ganforge.train.loop import train_loop
     from ganforge.train.state import build_state
 
-    torch.set_num_threads(2)
-    st = build_state(resolve(preset, [f"train.steps={steps}", "train.device=cpu", "train.progress=false",
-                                      "train.seed=0"]))
-    train_loop(st, None, [])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the recorded hashes were made with 2 threads; later tests keep the caller's count
+    try:
+        st = build_state(resolve(preset, [f"train.steps={steps}", "train.device=cpu", "train.progress=false",
+                                          "train.seed=0"]))
+        train_loop(st, None, [])
+    finally:
+        torch.set_num_threads(threads)
     return st
 
 

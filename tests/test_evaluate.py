@@ -12,6 +12,7 @@ from ganforge.data.images import mnist_arrays
 from ganforge.errors import ConfigError, DataError
 from ganforge.evaluate import evaluate, load_set, reference_features, resolve_metrics
 from ganforge.metrics import stats
+from ganforge.metrics.catalog import LEGIBLE_P, read_with_confidence
 from ganforge.metrics.features import (MNIST_WEIGHTS, InceptionExtractor, MnistExtractor, check_images,
                                        get_extractor, resize_u8)
 from ganforge.metrics.modes import stacked_modes
@@ -151,6 +152,11 @@ def test_stacked_modes_splits_kl_into_channels_and_dependence():
     s0 = np.array([0.3] + [0.7 / 9] * 9)
     assert r["channel_kl"][0] == pytest.approx((s0 * np.log(10 * s0)).sum(), abs=0.01)  # the skewed channel
     assert max(r["channel_kl"][1:]) < 0.005 and r["channel_shares"][1][3] == pytest.approx(0.1, abs=0.01)
+    # dependence_kl is computed as KL(histogram || product of the channels' shares): recomputed here from the
+    # digits themselves, and the identity kl = sum + dependence then checks the three figures against each other
+    q = np.einsum("i,j,k->ijk", *[np.bincount(skewed[:, c], minlength=10) / 20000 for c in range(3)]).ravel()
+    p = np.bincount(skewed @ np.array([100, 10, 1]), minlength=1000) / 20000
+    assert r["dependence_kl"] == pytest.approx((p[p > 0] * np.log(p[p > 0] / q[p > 0])).sum(), abs=1e-12)
     assert r["kl"] == pytest.approx(sum(r["channel_kl"]) + r["dependence_kl"], abs=1e-12)
     assert 0 < r["dependence_kl"] < 2 * 972 / (2 * 20000)  # independent channels: sampling noise alone
     coupled = np.repeat(rng.integers(0, 10, (20000, 1)), 3, 1)  # every channel the same digit: 10 modes
@@ -159,12 +165,36 @@ def test_stacked_modes_splits_kl_into_channels_and_dependence():
     assert r["channel_legible"] == [1.0, 0.0, 1.0]
 
 
+@pytest.mark.parametrize("digits,says", [(np.zeros((5, 2), dtype=np.int64), r"shape \[5, 2\]"),
+                                          (np.full((5, 3), 10), r"digits 10\.\.10"),
+                                          (np.zeros((0, 3), dtype=np.int64), r"N >= 1"),
+                                          (np.zeros((5, 3)), r"dtype float64")])
+def test_stacked_modes_refuses_what_is_not_three_digits_per_sample(digits, says):
+    with pytest.raises(ValueError, match=says):
+        stacked_modes(digits)
+    with pytest.raises(ValueError, match="legible must have"):
+        stacked_modes(np.zeros((5, 3), dtype=np.int64), legible=np.ones((3, 5), dtype=bool))
+
+
+def test_kl_to_uniform_refuses_counts():
+    from ganforge.metrics.modes import kl_to_uniform
+    assert kl_to_uniform([0.5, 0.5, 0, 0]) == pytest.approx(np.log(2))
+    with pytest.raises(ValueError, match="summing to 1"):
+        kl_to_uniform(np.array([3, 1]))
+
+
+def test_read_with_confidence_splits_at_the_threshold():
+    at = np.log(LEGIBLE_P / (1 - LEGIBLE_P))  # two classes: p(top) = LEGIBLE_P exactly
+    got = read_with_confidence(np.array([[at + 1e-6, 0.0], [at - 1e-3, 0.0], [0.0, 5.0]]))
+    assert got.tolist() == [True, False, True]
+
+
 def test_stacked_mnist_modes_on_real_stacks():
     """Real stacked-MNIST images through the per-channel classifier: nearly all 1000 modes."""
     res = evaluate(real="stacked-mnist:test", fake="stacked-mnist:5000", metrics=["modes"], progress=False)[0]
     # 5,000 uniform draws cover 1000 (1 - e^-5) = 993 modes on average; classifier errors move a few
     assert res["modes"] >= 975 and res["kl"] < 0.25
-    assert min(res["channel_legible"]) > 0.95 and res["protocol"]["legible_p"] == 0.9  # real digits read clearly
+    assert min(res["channel_legible"]) > 0.95 and res["protocol"]["legible_p"] == LEGIBLE_P  # real digits read clearly
     assert res["protocol"]["extractor"] == "mnist" and res["protocol"]["n_generated"] == 5000
 
 

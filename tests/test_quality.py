@@ -314,7 +314,7 @@ def _centroid_accuracy(x: torch.Tensor, y: torch.Tensor, train) -> float:
                                              ("stacked-mnist-deepd-pac2", 700, 1.8),
                                              ("stacked-mnist-deep-pac2", 780, 1.4)])
 def test_stacked_mnist_recipes_learn_modes(tmp_path, preset, modes, kl):
-    """The stacked-MNIST recipes shortened to 1,500 steps (about 65 s each on 2 CPU cores; the slow set).
+    """The stacked-MNIST recipes shortened to 1,500 steps (65-250 s each on 2 CPU cores; the slow set).
     Measured at seed 0 (2026-12-04), modes of 1,000 / KL on 26,000 samples: stacked-mnist-hq 856 / 1.13,
     stacked-mnist-pac2 705 / 1.71 (packing pays later: at the full 20,000 steps 982 / 0.330 against 997 / 0.298);
     stacked-mnist-w64-pac2 (2026-12-05, bf16 on this AMX CPU, one thread) 920 / 0.897 (full: 1000 / 0.167);
