@@ -28,6 +28,26 @@ def test_objectives_at_zero_logits(name, d_expected, g_expected):
     assert obj.g_loss(z).item() == pytest.approx(g_expected, abs=1e-6)
 
 
+def test_rpgan_pairs_each_generated_score_with_a_real_one():
+    """RpGAN's losses are softplus of the paired score gaps (so at equal scores both are log 2) and depend on
+    the pairing, unlike the batch-mean objectives; with r1r2 the penalty adds R2 on generated samples."""
+    obj = OBJECTIVES.get("rpgan")
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.0, 1.0])
+    assert obj.relativistic and not obj.probabilistic
+    assert obj.d_loss(real, real).item() == pytest.approx(LOG2) and obj.g_loss(fake, fake).item() == pytest.approx(LOG2)
+    gap = real - fake  # 2, -2
+    assert obj.d_loss(real, fake).item() == pytest.approx(torch.log1p(torch.exp(-gap)).mean().item(), rel=1e-6)
+    assert obj.g_loss(fake, real).item() == pytest.approx(torch.log1p(torch.exp(gap)).mean().item(), rel=1e-6)
+    assert obj.d_loss(real, fake.flip(0)).item() != pytest.approx(obj.d_loss(real, fake).item())  # pairs matter
+    D = nn.Linear(2, 1)
+    D_flat = lambda x, y=None: D(x).squeeze(1)  # noqa: E731
+    real_x, fake_x = torch.randn(5, 2), torch.randn(5, 2)
+    c = type("C", (), {"gp_weight": 0.5})()
+    both = PENALTIES.get("r1r2").term(D_flat, real_x, fake_x, None, c)
+    assert both.item() == pytest.approx(0.5 * (r1_penalty(D_flat, real_x) + r1_penalty(D_flat, fake_x)).item())
+    assert both.item() == pytest.approx(0.5 * D.weight.pow(2).sum().item())  # linear D: 1/2 ||w||^2 each
+
+
 def test_bce_matches_probability_formula():
     real, fake = torch.tensor([2.0, -1.0, 0.5]), torch.tensor([-3.0, 0.0, 1.0])
     p_r, p_f = torch.sigmoid(real), torch.sigmoid(fake)

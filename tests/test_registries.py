@@ -150,13 +150,19 @@ def test_objective_contract(name):
     where every objective here is still active)."""
     obj = OBJECTIVES.get(name)
     assert isinstance(obj.probabilistic, bool) and obj.default_penalty in PENALTIES
+    assert isinstance(obj.relativistic, bool)
     real = torch.tensor([0.2, 0.5, 0.9], requires_grad=True)
     fake = torch.tensor([0.1, 0.4, 0.7], requires_grad=True)
-    d, g = obj.d_loss(real, fake), obj.g_loss(fake)
+    d, g = obj.d_loss(real, fake), g_loss(obj, fake, real.detach())
     assert d.shape == () and g.shape == () and torch.isfinite(d) and torch.isfinite(g)
     d_real, d_fake = torch.autograd.grad(d, (real, fake))
     (g_fake,) = torch.autograd.grad(g, fake)
     assert (d_real < 0).all() and (d_fake > 0).all() and (g_fake < 0).all(), (d_real, d_fake, g_fake)
+
+
+def g_loss(obj, fake, real):
+    """G's loss as the algorithms call it: a relativistic objective also gets the real batch's logits."""
+    return obj.g_loss(fake, real) if obj.relativistic else obj.g_loss(fake)
 
 
 @pytest.mark.parametrize("name", OBJECTIVES.names())
@@ -164,7 +170,7 @@ def test_objective_finite_and_differentiable_at_extreme_logits(name):
     obj = OBJECTIVES.get(name)
     real = torch.tensor([-200.0, 200.0, 0.0], requires_grad=True)
     fake = torch.tensor([200.0, -200.0, 0.0], requires_grad=True)
-    loss = obj.d_loss(real, fake) + obj.g_loss(fake)
+    loss = obj.d_loss(real, fake) + g_loss(obj, fake, real)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(real.grad).all() and torch.isfinite(fake.grad).all()
 

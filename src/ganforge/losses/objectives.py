@@ -18,13 +18,16 @@ from ..registries import OBJECTIVES
 
 @dataclass(frozen=True)
 class Objective:
-    """A GAN objective: d_loss(real_logits, fake_logits), g_loss(fake_logits)."""
+    """A GAN objective: d_loss(real_logits, fake_logits), g_loss(fake_logits), or g_loss(fake_logits,
+    real_logits) for a relativistic objective (G's loss compares each generated sample's score with a real one's)."""
 
     d_loss: Callable[[Tensor, Tensor], Tensor]
-    g_loss: Callable[[Tensor], Tensor]
+    g_loss: Callable[..., Tensor]
     probabilistic: bool
     """True when sigmoid(logit) is D's probability that x is real (logged as D(x)); else a raw score."""
     default_penalty: str = "none"
+    relativistic: bool = False
+    """True when g_loss takes the real batch's logits too (paired with the generated ones in order)."""
 
 
 def bce_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
@@ -67,6 +70,17 @@ def hinge_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     return torch.relu(1 - real_logits).mean() + torch.relu(1 + fake_logits).mean()
 
 
+def rpgan_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Relativistic pairing: E[softplus(-(D(x_i) - D(G(z_i))))], the i-th real sample paired with the i-th
+    generated one (Jolicoeur-Martineau 2019's RSGAN; the loss of R3GAN, Huang et al. 2024)."""
+    return F.softplus(fake_logits - real_logits).mean()
+
+
+def rpgan_g_loss(fake_logits: Tensor, real_logits: Tensor) -> Tensor:
+    """E[softplus(-(D(G(z_i)) - D(x_i)))]: G raises each generated sample's score above its real partner's."""
+    return F.softplus(real_logits - fake_logits).mean()
+
+
 OBJECTIVES.register("bce", Objective(bce_d_loss, minimax_g_loss, True),
                     help="minimax BCE as in the tutorials; G minimises log(1 - D(G(z)))")
 OBJECTIVES.register("ns", Objective(bce_d_loss, nonsaturating_g_loss, True),
@@ -79,3 +93,7 @@ OBJECTIVES.register("wgan-gp", Objective(wasserstein_d_loss, wasserstein_g_loss,
                     help="Wasserstein GAN with gradient penalty (Gulrajani et al. 2017)")
 OBJECTIVES.register("hinge", Objective(hinge_d_loss, wasserstein_g_loss, False),
                     help="hinge loss (Lim & Ye 2017; SNGAN, BigGAN)")
+OBJECTIVES.register("rpgan", Objective(rpgan_d_loss, rpgan_g_loss, False, relativistic=True),
+                    help="relativistic pairing GAN: softplus of the score gap between paired real and generated "
+                         "samples (RSGAN, Jolicoeur-Martineau 2019; with loss.penalty=r1r2, R3GAN's objective, "
+                         "Huang et al. 2024)")

@@ -46,5 +46,9 @@ PENALTIES.register("gp", Penalty(term=lambda D, real, fake, y, c: c.gp_weight * 
                    help="gradient penalty, weight loss.gp_weight (WGAN-GP)")
 PENALTIES.register("r1", Penalty(term=lambda D, real, fake, y, c: c.gp_weight * r1_penalty(D, real, y)),
                    help="R1 penalty on real data, weight loss.gp_weight")
+PENALTIES.register("r1r2", Penalty(term=lambda D, real, fake, y, c: c.gp_weight * (r1_penalty(D, real, y)
+                                                                                   + r1_penalty(D, fake, y))),
+                   help="R1 on real data plus R2, the same zero-centred penalty on generated data, weight "
+                        "loss.gp_weight each (R3GAN, Huang et al. 2024)")
 PENALTIES.register("clip", Penalty(after_step=lambda D, c: clip_weights(D, c.clip)),
                    help="weight clipping to [-loss.clip, loss.clip] after each critic step (WGAN)")

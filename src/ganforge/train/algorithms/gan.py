@@ -61,13 +61,26 @@ class GAN(Algorithm):
         return D(real, y).float(), D(fake, y_fake).float()
 
     def judge_generated(self, D: Any, real: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor,
-                        y_fake: torch.Tensor | None) -> torch.Tensor:
+                        y_fake: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """D's logits for G's update of the (augmented) generated batch: alone, or with loss.d_pass=joint beside
         the real batch (augmented here, only then) in one pass, so that D normalises it as it did when it learned
-        (G's gradient then flows through the mixed batch statistics too)."""
+        (G's gradient then flows through the mixed batch statistics too). With a relativistic objective also
+        the (augmented) real batch's logits from the same D, detached (else None)."""
+        relativistic = self.objective.relativistic
         if self.cfg.loss.d_pass == "joint":
-            return self.judge(D, self.augment(real), fake, y, y_fake)[1]
-        return D(fake, y_fake).float()
+            real_logits, fake_logits = self.judge(D, self.augment(real), fake, y, y_fake)
+            return fake_logits, real_logits.detach() if relativistic else None
+        fake_logits = D(fake, y_fake).float()
+        if not relativistic:
+            return fake_logits, None
+        with torch.no_grad():
+            return fake_logits, D(self.augment(real), y).float()
+
+    def g_loss(self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None, step: int) -> torch.Tensor:
+        """G's loss of its batch's logits (top-k first); a relativistic objective pairs them with real_logits."""
+        if self.objective.relativistic:
+            return self.objective.g_loss(fake_logits, real_logits)
+        return self.objective.g_loss(self.top_k(fake_logits, step))
 
     def penalised(self, st: Any, first_critic: bool) -> bool:
         """Whether this D update adds the penalty's term (loss.penalty_every: lazy regularisation)."""
@@ -76,6 +89,10 @@ class GAN(Algorithm):
 
     @classmethod
     def check_config(cls, cfg: Any, defaults: Any) -> None:
+        if cfg.loss.name in OBJECTIVES and OBJECTIVES.get(cfg.loss.name).relativistic and cfg.loss.topk < 1.0:
+            raise ConfigError(f"config key 'loss.topk' = {cfg.loss.topk}: loss.name={cfg.loss.name} pairs each "
+                              f"generated sample with a real one, and top-k training drops generated samples; "
+                              f"set loss.topk=1 or another loss.name")
         if cfg.loss.penalty_every > 1 and objective_and_penalty(cfg)[1].term is None:
             raise ConfigError(f"config key 'loss.penalty_every' = {cfg.loss.penalty_every}: the penalty "
                               f"'{cfg.loss.penalty}' adds no term to D's loss (lazy regularisation spaces out a term "
@@ -126,7 +143,7 @@ class GAN(Algorithm):
             with st.autocast():
                 fake_g = G_train(z, y_g)
         with st.autocast():
-            g_loss = objective.g_loss(self.top_k(self.judge_generated(D, real, y, aug(fake_g), y_g), st.step))
+            g_loss = self.g_loss(*self.judge_generated(D, real, y, aug(fake_g), y_g), st.step)
         update("G", g_loss)
         with torch.no_grad():
             return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
@@ -148,7 +165,8 @@ class GAN(Algorithm):
         with st.autocast():
             fake = st.train_nets["G"](z, y)
             real_logits, fake_logits = self.judge(st.train_nets["D"], self.augment(real), self.augment(fake), y)
-            d_loss, g_loss = objective.d_loss(real_logits, fake_logits), objective.g_loss(fake_logits)
+            d_loss = objective.d_loss(real_logits, fake_logits)
+            g_loss = self.g_loss(fake_logits, real_logits.detach(), st.step)
         if self.penalised(st, True):
             d_loss = d_loss + cfg.loss.penalty_every * penalty.term(D, real, fake.detach().float(), y, cfg.loss)
         update.together({"D": d_loss, "G": g_loss})

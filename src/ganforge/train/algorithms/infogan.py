@@ -94,7 +94,12 @@ class InfoGAN(Algorithm):
         D.requires_grad_(False)
         with st.autocast():
             logits_g, q_g = D(fake_g, None)
-            g_loss = objective.g_loss(logits_g.float())
+            if objective.relativistic:  # each generated score against a real one's, from the updated D
+                with torch.no_grad():
+                    real_g = D(real, None)[0].float()
+                g_loss = objective.g_loss(logits_g.float(), real_g)
+            else:
+                g_loss = objective.g_loss(logits_g.float())
         info_g = info_loss(q_g.float(), prior, code, code_cont)
         update("G", g_loss + lam * info_g)
         with torch.no_grad():
