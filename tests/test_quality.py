@@ -10,6 +10,7 @@ import ganforge
 from ganforge.data.images import FASHION_DIR
 from ganforge.errors import ConfigError
 from ganforge.metrics.catalog import _legible
+from ganforge.registries import OBJECTIVES
 from ganforge.train.loop import train_step
 from ganforge.train.schedule import lr_factor
 from ganforge.train.rundir import RunDir
@@ -187,8 +188,13 @@ def test_joint_d_pass_mixes_batch_statistics_and_equals_two_passes_without_them(
         assert torch.equal(sr, D(real, y).float()) and torch.equal(sf, D(fake, y).float())
         assert (sr - r).abs().max() > 1e-3  # each batch normalised alone vs the two together
         # G's update sees the generated batch as D learned it: beside a real batch, or alone
-        assert torch.equal(joint.algorithm.judge_generated(D, real, y, fake, y), f)
-        assert torch.equal(separate.algorithm.judge_generated(D, real, y, fake, y), sf)
+        assert joint.algorithm.judge_generated(D, real, y, fake, y)[1] is None  # no real scores unless relativistic
+        assert torch.equal(joint.algorithm.judge_generated(D, real, y, fake, y)[0], f)
+        assert torch.equal(separate.algorithm.judge_generated(D, real, y, fake, y)[0], sf)
+        joint.algorithm.objective = separate.algorithm.objective = OBJECTIVES.get("rpgan")  # and with them: D's
+        (jf, jr), (sf2, sr2) = (a.judge_generated(D, real, y, fake, y) for a in (joint.algorithm, separate.algorithm))
+        assert torch.equal(jf, f) and torch.equal(jr, r) and torch.equal(sf2, sf) and torch.equal(sr2, sr)
+        assert not jr.requires_grad and not sr2.requires_grad  # G's loss does not train D through them
         D.eval()  # running statistics: every sample is judged alone, one pass or two
         r, f = joint.algorithm.judge(D, real, fake, y)
         sr, sf = separate.algorithm.judge(D, real, fake, y)
