@@ -110,8 +110,10 @@ def build(loop: str, name: str, npz64: str, overrides: list[str], device: str = 
         if loop == "floor":
             c = st.cfg
             if not (c.model.algorithm == "gan" and c.loss.n_critic == 1 and c.train.reuse_fake and st.penalty.term is None
-                    and st.penalty.after_step is None and st.num_classes == 0 and not st.scalers):
-                raise SystemExit(f"the floor loop covers unconditional, penalty-free runs with loss.n_critic=1, "
+                    and st.penalty.after_step is None and st.num_classes == 0 and not st.scalers
+                    and not st.objective.relativistic):
+                raise SystemExit(f"the floor loop covers unconditional, penalty-free runs of a non-relativistic "
+                                 f"objective with loss.n_critic=1, "
                                  f"train.reuse_fake=true and no fp16 scaler; drop the --set that changes that "
                                  f"for '{name}'")
             real = floor_batch(st)

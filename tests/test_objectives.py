@@ -39,13 +39,12 @@ def test_rpgan_pairs_each_generated_score_with_a_real_one():
     assert obj.d_loss(real, fake).item() == pytest.approx(torch.log1p(torch.exp(-gap)).mean().item(), rel=1e-6)
     assert obj.g_loss(fake, real).item() == pytest.approx(torch.log1p(torch.exp(gap)).mean().item(), rel=1e-6)
     assert obj.d_loss(real, fake.flip(0)).item() != pytest.approx(obj.d_loss(real, fake).item())  # pairs matter
-    D = nn.Linear(2, 1)
-    D_flat = lambda x, y=None: D(x).squeeze(1)  # noqa: E731
-    real_x, fake_x = torch.randn(5, 2), torch.randn(5, 2)
+    D_sq = lambda x, y=None: x.pow(2).sum(1)  # noqa: E731  grad = 2x, so 1/2 E||grad||^2 = 2 E||x||^2
+    real_x, fake_x = torch.randn(5, 2), 3 * torch.randn(5, 2)
     c = type("C", (), {"gp_weight": 0.5})()
-    both = PENALTIES.get("r1r2").term(D_flat, real_x, fake_x, None, c)
-    assert both.item() == pytest.approx(0.5 * (r1_penalty(D_flat, real_x) + r1_penalty(D_flat, fake_x)).item())
-    assert both.item() == pytest.approx(0.5 * D.weight.pow(2).sum().item())  # linear D: 1/2 ||w||^2 each
+    both = PENALTIES.get("r1r2").term(D_sq, real_x, fake_x, None, c).item()
+    r1, r2 = 2 * real_x.pow(2).sum(1).mean().item(), 2 * fake_x.pow(2).sum(1).mean().item()
+    assert both == pytest.approx(0.5 * (r1 + r2)) and both != pytest.approx(r1)  # R2 is on the generated batch
 
 
 def test_bce_matches_probability_formula():

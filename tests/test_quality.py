@@ -191,10 +191,13 @@ def test_joint_d_pass_mixes_batch_statistics_and_equals_two_passes_without_them(
         assert joint.algorithm.judge_generated(D, real, y, fake, y)[1] is None  # no real scores unless relativistic
         assert torch.equal(joint.algorithm.judge_generated(D, real, y, fake, y)[0], f)
         assert torch.equal(separate.algorithm.judge_generated(D, real, y, fake, y)[0], sf)
-        joint.algorithm.objective = separate.algorithm.objective = OBJECTIVES.get("rpgan")  # and with them: D's
-        (jf, jr), (sf2, sr2) = (a.judge_generated(D, real, y, fake, y) for a in (joint.algorithm, separate.algorithm))
-        assert torch.equal(jf, f) and torch.equal(jr, r) and torch.equal(sf2, sf) and torch.equal(sr2, sr)
-        assert not jr.requires_grad and not sr2.requires_grad  # G's loss does not train D through them
+    joint.algorithm.objective = separate.algorithm.objective = OBJECTIVES.get("rpgan")  # and with them: D's
+    D.requires_grad_(True)  # as if D were trainable: still no gradient path from G's loss into D through the real scores
+    g_fake = fake.clone().requires_grad_(True)
+    (jf, jr), (sf2, sr2) = (a.judge_generated(D, real, y, g_fake, y) for a in (joint.algorithm, separate.algorithm))
+    assert torch.equal(jf.detach(), f) and torch.equal(jr, r) and torch.equal(sf2.detach(), sf) and torch.equal(sr2, sr)
+    assert jr.grad_fn is None and sr2.grad_fn is None and jf.requires_grad and sf2.requires_grad
+    with torch.no_grad():
         D.eval()  # running statistics: every sample is judged alone, one pass or two
         r, f = joint.algorithm.judge(D, real, fake, y)
         sr, sf = separate.algorithm.judge(D, real, fake, y)
@@ -253,6 +256,28 @@ def test_rpgan_with_r1r2_resumes_bit_identically(tmp_path, extra):
     b, _ = RunDir(tmp_path / "half").newest_valid()
     keys = ("G", "D", "G_ema", "opt_G", "opt_D", "step", "sampler", "rng")
     assert states_equal({k: a[k] for k in keys}, {k: b[k] for k in keys})
+
+
+@pytest.mark.parametrize("extra", [[], ["model.num_classes=10", "train.reuse_fake=false"]])
+def test_rpgan_g_update_pairs_generated_scores_with_the_updated_ds_real_scores(extra):
+    """G's loss gets the scores the updated D gives the step's real batch (and the generated ones, with G's
+    gradient): recorded inside one training step and recomputed after it."""
+    import dataclasses
+    st = build_state(ganforge.resolve("digits-gan", TINY_DIGITS + ["loss.name=rpgan"] + extra))
+    seen, batches = {}, []
+    take = st.next_batch
+    st.next_batch = lambda: batches.append(take()) or batches[-1]
+    obj = st.algorithm.objective
+
+    def g_loss(fake_logits, real_logits):
+        seen.update(fake=fake_logits, real=real_logits)
+        return obj.g_loss(fake_logits, real_logits)
+    st.algorithm.objective = dataclasses.replace(obj, g_loss=g_loss)
+    train_step(st)
+    b = batches[-1]
+    with torch.no_grad():
+        again = st.D(b.x, b.y).float()  # D is unchanged by G's update; batch norm on the batch's statistics
+    assert torch.equal(seen["real"], again) and seen["fake"].requires_grad and seen["fake"].shape == again.shape
 
 
 def test_rpgan_with_r1r2_learns_ring8(tmp_path):

@@ -594,7 +594,8 @@ def validate(cfg: Config) -> None:
     effective_penalty = l.penalty
     if l.penalty == "default" and l.name in registries.OBJECTIVES:
         effective_penalty = registries.OBJECTIVES.get(l.name).default_penalty
-    if t.precision == "fp16" and effective_penalty in ("gp", "r1", "r1r2"):
+    if t.precision == "fp16" and effective_penalty in registries.PENALTIES \
+            and registries.PENALTIES.get(effective_penalty).term is not None:
         raise ConfigError("config key 'train.precision': fp16 with a gradient penalty (loss.penalty=gp/r1/r1r2) is not "
                           "supported (the penalty's double backward would need its own loss scaling); use bf16")
     _check(t.on_nonfinite in ("stop", "rollback"), "train.on_nonfinite", t.on_nonfinite, "stop | rollback")

@@ -65,7 +65,9 @@ class GAN(Algorithm):
         """D's logits for G's update of the (augmented) generated batch: alone, or with loss.d_pass=joint beside
         the real batch (augmented here, only then) in one pass, so that D normalises it as it did when it learned
         (G's gradient then flows through the mixed batch statistics too). With a relativistic objective also
-        the (augmented) real batch's logits from the same D, detached (else None)."""
+        the (augmented) real batch's logits from the same D, detached (else None): a fixed target for G's step (in the
+        joint pass, how the real half's scores move with the generated batch through the shared statistics is
+        not differentiated)."""
         relativistic = self.objective.relativistic
         if self.cfg.loss.d_pass == "joint":
             real_logits, fake_logits = self.judge(D, self.augment(real), fake, y, y_fake)
@@ -137,8 +139,11 @@ class GAN(Algorithm):
         D.requires_grad_(False)
         if reuse:  # the fake batch the discriminator just saw, with its labels
             y_g = y
+        elif self.objective.relativistic:  # fresh noise; each generated sample keeps its real partner's label
+            y_g = y
         else:  # fresh noise and labels
             y_g = torch.randint(n_classes, (batch.size,), device=st.device)[shard] if n_classes > 0 else None
+        if not reuse:
             z = prior.draw(batch.size, st.device).z[shard]
             with st.autocast():
                 fake_g = G_train(z, y_g)
