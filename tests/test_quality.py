@@ -27,6 +27,14 @@ def test_resume_is_bit_identical_with_every_quality_option(tmp_path):
     N = 7
     ov = TINY_DIGITS + QUALITY + ["train.augment=translation,cutout,colour", "optim.lr_schedule=cosine", "model.d_pack=2",
                                   f"optim.schedule_steps={2 * N}", "optim.decay_from=0.25", "train.ckpt_every=7"]
+    a = _assert_resume_is_exact(tmp_path, ov, N)
+    # spectral normalisation's power-iteration vectors are part of the saved state
+    assert any(k.endswith("_u") for k in a["D"]) and any(k.endswith("_u") for k in a["G"])
+
+
+def _assert_resume_is_exact(tmp_path, ov, N):
+    """digits-gan with overrides ov: 2N steps in one run equal N steps, a stop and a resume to 2N (the saved
+    networks, optimisers, step, sampler and RNG). Returns the one-run checkpoint."""
     ganforge.train("digits-gan", ov + [f"train.steps={2 * N}"], run_dir=tmp_path / "full")
     ganforge.train("digits-gan", ov + [f"train.steps={N}"], run_dir=tmp_path / "half")
     ganforge.train("digits-gan", ov + [f"train.steps={2 * N}"], run_dir=tmp_path / "half", resume="auto")
@@ -34,8 +42,7 @@ def test_resume_is_bit_identical_with_every_quality_option(tmp_path):
     b, _ = RunDir(tmp_path / "half").newest_valid()
     keys = ("G", "D", "G_ema", "opt_G", "opt_D", "step", "sampler", "rng")
     assert states_equal({k: a[k] for k in keys}, {k: b[k] for k in keys})
-    # spectral normalisation's power-iteration vectors are part of the saved state
-    assert any(k.endswith("_u") for k in a["D"]) and any(k.endswith("_u") for k in a["G"])
+    return a
 
 
 def test_lr_factor_schedules():
@@ -249,13 +256,7 @@ def test_rpgan_with_r1r2_resumes_bit_identically(tmp_path, extra):
     the exact resume), in each of the gan step's paths and in InfoGAN's."""
     N = 4
     ov = TINY_DIGITS + ["loss.name=rpgan", "loss.penalty=r1r2", "loss.gp_weight=0.1", "train.ckpt_every=4"] + extra
-    ganforge.train("digits-gan", ov + [f"train.steps={2 * N}"], run_dir=tmp_path / "full")
-    ganforge.train("digits-gan", ov + [f"train.steps={N}"], run_dir=tmp_path / "half")
-    ganforge.train("digits-gan", ov + [f"train.steps={2 * N}"], run_dir=tmp_path / "half", resume="auto")
-    a, _ = RunDir(tmp_path / "full").newest_valid()
-    b, _ = RunDir(tmp_path / "half").newest_valid()
-    keys = ("G", "D", "G_ema", "opt_G", "opt_D", "step", "sampler", "rng")
-    assert states_equal({k: a[k] for k in keys}, {k: b[k] for k in keys})
+    _assert_resume_is_exact(tmp_path, ov, N)
 
 
 @pytest.mark.parametrize("extra", [[], ["model.num_classes=10", "train.reuse_fake=false"]])

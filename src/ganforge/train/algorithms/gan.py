@@ -137,13 +137,11 @@ class GAN(Algorithm):
 
         # ---- generator: one update through a frozen D -------------------------------------
         D.requires_grad_(False)
-        if reuse:  # the fake batch the discriminator just saw, with its labels
+        if reuse or self.objective.relativistic:  # the D step's labels (relativistic: each real partner's)
             y_g = y
-        elif self.objective.relativistic:  # fresh noise; each generated sample keeps its real partner's label
-            y_g = y
-        else:  # fresh noise and labels
+        else:  # fresh labels
             y_g = torch.randint(n_classes, (batch.size,), device=st.device)[shard] if n_classes > 0 else None
-        if not reuse:
+        if not reuse:  # fresh noise
             z = prior.draw(batch.size, st.device).z[shard]
             with st.autocast():
                 fake_g = G_train(z, y_g)
