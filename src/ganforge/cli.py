@@ -133,6 +133,12 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--g", default=None, metavar="FILE.py:FACTORY", help="your own generator's factory (model.g runs)")
     ex.add_argument("--out", required=True, help="output file, .onnx")
 
+    av = sub.add_parser("average", help="a generator export whose weights are the mean of G_ema over a run's newest "
+                                        "checkpoints (checkpoint averaging; train.average_ckpts does it in training)")
+    av.add_argument("run", help="run directory (only read)")
+    av.add_argument("--last", type=int, default=3, help="how many of the newest checkpoints to average (default 3)")
+    av.add_argument("--out", required=True, help="output file, .safetensors: generate, evaluate and export read it")
+
     r = sub.add_parser("report", help="(re)draw a run's loss plot and the GIF of its sample pictures")
     r.add_argument("run", help="run directory")
 
@@ -403,6 +409,13 @@ def cmd_list(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_average(a: argparse.Namespace) -> int:
+    from .train.rundir import average_run
+
+    print(f"wrote {average_run(a.run, a.out, a.last)}")
+    return 0
+
+
 def cmd_report(a: argparse.Namespace) -> int:
     from .train.rundir import RunDir
 
@@ -420,8 +433,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "translate": cmd_translate,
             "encode": cmd_encode, "reconstruct": cmd_reconstruct, "interpolate": cmd_interpolate, "export": cmd_export,
-            "report": cmd_report,
-            "list": cmd_list}
+            "average": cmd_average, "report": cmd_report, "list": cmd_list}
 
 
 @contextlib.contextmanager

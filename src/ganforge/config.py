@@ -183,6 +183,11 @@ class TrainConfig:
     """How many of the newest checkpoints to keep."""
     ema: float = 0.999
     """Decay of the exponential moving average of G (0 disables averaging)."""
+    average_ckpts: int = 0
+    """Export the mean of G_ema over the newest this many checkpoints (checkpoint averaging: an average over a
+    longer stretch of the late, decayed schedule than the EMA's own); 0 or 1: export G_ema as it is. Needs
+    train.keep_ckpts >= this. Only the export (what generate, evaluate and export read) changes: G_ema, the
+    checkpoints and the pictures drawn during training are as without it."""
     ema_start: int = 0
     """Steps before the average starts: until then the EMA copy equals the network (the early, fast-moving
     weights are left out of the average); after, decay min(train.ema, (1 + s) / (10 + s)), s = steps since."""
@@ -512,6 +517,11 @@ def validate(cfg: Config) -> None:
                           f"{o.schedule_steps}, so the last {t.steps - o.schedule_steps} steps would learn nothing; "
                           "set optim.schedule_steps=0 (the schedule follows train.steps) or to at least train.steps")
     _check(t.ema_start >= 0, "train.ema_start", t.ema_start, "must be >= 0")
+    _check(t.average_ckpts >= 0, "train.average_ckpts", t.average_ckpts, "must be >= 0 (0 or 1: no averaging)")
+    if t.average_ckpts > t.keep_ckpts:
+        raise ConfigError(f"config key 'train.average_ckpts': {t.average_ckpts} checkpoints cannot be averaged when "
+                          f"only train.keep_ckpts={t.keep_ckpts} are kept; set train.keep_ckpts to at least "
+                          f"{t.average_ckpts}")
     _check(0.0 < l.topk <= 1.0, "loss.topk", l.topk, "must be in (0, 1]")
     _check(0.0 < l.topk_decay <= 1.0, "loss.topk_decay", l.topk_decay, "must be in (0, 1]")
     _check(l.penalty_every >= 1, "loss.penalty_every", l.penalty_every, "must be >= 1")

@@ -361,7 +361,7 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
                               {"generator": str(source), "generator_step": gen.step, "weights": "G_ema, F_ema"})
     if gen.translates:
         return evaluate_translation(gen, metrics, n, seed, ref, features, progress,
-                                    {"generator": str(source), "generator_step": gen.step, "weights": "G_ema"})
+                                    {"generator": str(source), "generator_step": gen.step, "weights": gen.weights})
     kind = gen.data_info["kind"]
     ms = resolve_metrics(metrics, kind, gen.data_info["shape"][0])  # unknown names fail before any sampling
     ex_name = resolve_extractor(features, kind)
@@ -373,7 +373,7 @@ def _evaluate_generator(source: Any, metrics: Any, n: int | None, seed: int, ref
                               f"model.algorithm={cfg.model.algorithm}")
     data_name = cfg.data.name
     ref_spec, split = reference_name(data_name, ref)
-    extra = {"generator": str(source), "generator_step": gen.step, "weights": "G_ema",
+    extra = {"generator": str(source), "generator_step": gen.step, "weights": gen.weights,
              "truncation": 1.0 if truncation is None else truncation}
     if jacobian_keep is not None:
         extra["jacobian_keep"] = jacobian_keep

@@ -28,8 +28,9 @@ class Generator:
 
     def __init__(self, G: nn.Module, z_dim: int, num_classes: int, data_info: dict[str, Any],
                  config: dict[str, Any] | None = None, step: int = 0, prior: Any = None,
-                 nets: dict[str, nn.Module] | None = None) -> None:
+                 nets: dict[str, nn.Module] | None = None, weights: str = "G_ema") -> None:
         self.G, self.z_dim, self.num_classes = G, z_dim, num_classes
+        self.weights = weights  # which weights G holds, as evaluation protocols record it
         self.data_info, self.config, self.step = data_info, config or {}, step
         self.prior = prior if prior is not None else NoisePrior(z_dim)
         self.nets = nets or {}
@@ -386,6 +387,8 @@ def load_generator(source: str | os.PathLike, G: Any = None, device: str = "cpu"
         state, cfg_d, data, step = tree["G"], tree["config"], tree["data"], tree["step"]
         custom, num_classes = tree["custom"], tree["num_classes"]
         extra = tree.get("nets", {})
+    averaged = tree.get("averaged_steps")  # train.average_ckpts / `ganforge average`
+    weights = f"mean of G_ema at steps {', '.join(map(str, averaged))}" if averaged else "G_ema"
     cfg = Config.from_dict(cfg_d)
     prior = from_description(tree.get("prior"), cfg.model.z_dim)
     nets: dict[str, nn.Module] = {}
@@ -417,7 +420,8 @@ def load_generator(source: str | os.PathLike, G: Any = None, device: str = "cpu"
             built[role].load_state_dict(sd)
             nets[role] = built[role].to(device).eval().requires_grad_(False)
     net = net.to(device).eval().requires_grad_(False)
-    return Generator(net, cfg.model.z_dim, num_classes, data, cfg.to_dict(), int(step), prior=prior, nets=nets)
+    return Generator(net, cfg.model.z_dim, num_classes, data, cfg.to_dict(), int(step), prior=prior, nets=nets,
+                     weights=weights)
 
 
 def load_weights(net: nn.Module, state: dict[str, torch.Tensor], source: Any) -> None:

@@ -18,8 +18,10 @@ except ImportError:  # Windows
 
 from .. import checkpoint
 from ..errors import CheckpointError, ConfigError, TrainingError
+from ..files import writable_file
 from ..registries import METRICS
 from ..report import gif_of, loss_plot_png, picture, side_by_side_png
+from .averaging import average_export
 from .state import TrainState
 
 LOCK_NAME = ".lock"
@@ -214,7 +216,10 @@ class RunDir:
                                     f"learning rates (optim.lr_g / optim.lr_d)")
         path = self.ckpt_dir / f"step_{st.step:08d}.safetensors"
         checkpoint.save(path, st.state_dict(), "checkpoint")
-        checkpoint.save(self.export_path, st.export(), "generator")
+        export = st.export()
+        if st.cfg.train.average_ckpts > 1:  # the newest checkpoints, this one included
+            export = average_export(export, self.checkpoints()[-st.cfg.train.average_ckpts:])
+        checkpoint.save(self.export_path, export, "generator")
         for old in self.checkpoints()[:-st.cfg.train.keep_ckpts]:
             old.unlink(missing_ok=True)
         return path
@@ -274,3 +279,25 @@ class RunDir:
             from PIL import Image
 
             self.tb.add_image("samples", np.asarray(Image.open(path).convert("RGB")), step, dataformats="HWC")
+
+
+def average_run(run_dir: str | os.PathLike, out: str | os.PathLike, last: int = 3) -> Path:
+    """Write to out a generator export of run_dir whose G is the mean of G_ema over its newest `last`
+    checkpoints (checkpoint averaging after training; train.average_ckpts does it during). run_dir is only read."""
+    run = RunDir(run_dir)
+    if last < 2:
+        raise ConfigError(f"--last {last}: averaging needs at least 2 checkpoints")
+    if not run.export_path.is_file():
+        raise ConfigError(f"'{run.path}' is not a run directory with a generator export (generator.safetensors): pass "
+                          f"the directory `ganforge train` wrote")
+    target = writable_file(out, "--out")
+    if target.exists() and target.resolve() == run.export_path.resolve():
+        raise ConfigError(f"--out '{target}' is the run's own export; write the average to another file")
+    ckpts = run.checkpoints()[-last:]
+    if len(ckpts) < 2:
+        raise ConfigError(f"'{run.path}' has {len(ckpts)} checkpoint(s): averaging needs at least 2 (train with "
+                          f"train.keep_ckpts >= {last})")
+    export = checkpoint.load(run.export_path, kind="generator")
+    export.pop("__kind__")
+    checkpoint.save(target, average_export(export, ckpts), "generator")
+    return target
