@@ -93,3 +93,16 @@ def test_bad_averaging_requests_fail_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match="directory of --out"):
         average_run(run.run_dir, tmp_path / "no" / "such" / "a.safetensors")
     assert not (tmp_path / "a.safetensors").exists()
+
+
+def test_a_resumed_run_exports_the_same_average(tmp_path):
+    """The average is read from the checkpoints on disk, so "train 9 steps" and "train 6, resume to 9" export the
+    same weights bit for bit."""
+    ov = SMALL + ["train.average_ckpts=3"]
+    full = ganforge.train("ring8-gan", ov, run_dir=tmp_path / "full")
+    ganforge.train("ring8-gan", [o for o in ov if o != "train.steps=9"] + ["train.steps=6"], run_dir=tmp_path / "half")
+    half = ganforge.train("ring8-gan", ov, run_dir=tmp_path / "half", resume="auto")
+    a = checkpoint.load(full.run_dir / "generator.safetensors", kind="generator")
+    b = checkpoint.load(half.run_dir / "generator.safetensors", kind="generator")
+    assert half.step == 9 and a["averaged_steps"] == b["averaged_steps"] == [3, 6, 9]
+    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
