@@ -106,3 +106,18 @@ def test_a_resumed_run_exports_the_same_average(tmp_path):
     b = checkpoint.load(half.run_dir / "generator.safetensors", kind="generator")
     assert half.step == 9 and a["averaged_steps"] == b["averaged_steps"] == [3, 6, 9]
     assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+
+
+@pytest.mark.parametrize("preset,role", [("mnist-infogan", "D"), ("mnist-vaegan", "E"),
+                                         ("mnist-colour-cyclegan", "F")])
+def test_exports_with_more_than_g_are_not_averaged(tmp_path, preset, role):
+    """Averaging G alone would pair it with the newest of the other exported networks (InfoGAN's Q, an encoder, the
+    second translator): refused by name, in training before it starts, and by `ganforge average`."""
+    from ganforge.errors import CheckpointError
+    from ganforge.train.averaging import average_export
+    with pytest.raises(ConfigError, match=rf"train.average_ckpts.*exports {role} beside G"):
+        ganforge.resolve(preset, ["train.average_ckpts=2"])
+    ganforge.resolve(preset, ["train.average_ckpts=1"])  # 1: no averaging, allowed
+    export = {"G": {}, "nets": {role: {}}, "algorithm": preset.split("-")[-1]}
+    with pytest.raises(CheckpointError, match=rf"carries {role} beside G"):
+        average_export(export, [tmp_path / "a.safetensors", tmp_path / "b.safetensors"])

@@ -674,6 +674,10 @@ def validate_algorithm(cfg: Config) -> None:
     algorithm = registries.ALGORITHMS.get(name)
     if name != "gan":
         algorithm.refuse_changed(cfg, defaults, GAN_ONLY, "it is built into model.algorithm=gan only")
+    if cfg.train.average_ckpts > 1 and algorithm.export_roles:
+        raise ConfigError(f"config key 'train.average_ckpts': model.algorithm={name} exports "
+                          f"{', '.join(algorithm.export_roles)} beside G, and averaging G alone would pair it with the "
+                          f"newest of those; set train.average_ckpts=0 (averaging is for exports of G alone)")
     algorithm.check_config(cfg, defaults)
 
 

@@ -40,6 +40,10 @@ def average_export(export: dict[str, Any], ckpts: list[Path]) -> dict[str, Any]:
     averaged recorded under 'averaged_steps'. Fewer than two checkpoints: export unchanged."""
     if len(ckpts) < 2:
         return export
+    if export.get("nets"):
+        raise CheckpointError(f"this run's export carries {', '.join(export['nets'])} beside G (model.algorithm="
+                              f"{export.get('algorithm')}); averaging G alone would pair it with the newest of those, "
+                              f"so only exports of G alone are averaged")
     trees = [checkpoint.load(p, kind="checkpoint") for p in ckpts]
     mean = mean_state([t["G_ema"] for t in trees])
     prefix = CUSTOM_PREFIX if export.get("custom") else ""
