@@ -14,7 +14,7 @@ from . import checkpoint
 from .config import Config, is_custom
 from .data.source import decode
 from .errors import CheckpointError, ConfigError
-from .nets.adapt import adapt_generator, from_model_layout, to_model_layout
+from .nets.adapt import STATE_PREFIX, adapt_generator, from_model_layout, to_model_layout
 from .nets.build import ENCODING, build_networks
 from .nets.keras import as_torch
 from .priors import Draw, ImageInput, NoisePrior, from_description
@@ -375,7 +375,7 @@ def load_generator(source: str | os.PathLike, G: Any = None, device: str = "cpu"
     the file holds weights, never code.
     """
     tree = checkpoint.load(find_source_file(source))
-    unprefix = lambda sd: {k[len("net."):]: v for k, v in sd.items()}  # noqa: E731  (the adapter's 'net.')
+    unprefix = lambda sd: {k[len(STATE_PREFIX):]: v for k, v in sd.items()}  # noqa: E731  (the adapter's prefix)
     if tree["__kind__"] == "checkpoint":
         state, cfg_d, data, step = tree["G_ema"], tree["config"], tree["data"], tree["step"]
         custom = is_custom(cfg_d["model"])

@@ -77,6 +77,9 @@ def from_model_layout(x: torch.Tensor, layout: str) -> torch.Tensor:
     return x
 
 
+STATE_PREFIX = "net."  # an Adapted module's state-dict keys: the user's own module's keys behind this prefix
+
+
 class Adapted(nn.Module):
     """Calls a user's module with or without y, in its own layout (and, for G, its noise shape) and, for D,
     returns flat logits."""

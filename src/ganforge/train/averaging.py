@@ -7,15 +7,12 @@ Used by train.average_ckpts (each export written in training) and by `ganforge a
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from .. import checkpoint
 from ..errors import CheckpointError
-
-CUSTOM_PREFIX = "net."  # a checkpoint's G_ema of your own networks carries the adapter's prefix; the export does not
+from ..nets.adapt import STATE_PREFIX  # a checkpoint's G_ema of your own networks carries it; the export does not
 
 
 def mean_state(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -35,21 +32,21 @@ def mean_state(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]
     return out
 
 
-def average_export(export: dict[str, Any], ckpts: list[Path]) -> dict[str, Any]:
-    """export (a generator export tree) with G replaced by the mean of the checkpoints' G_ema, and the steps
-    averaged recorded under 'averaged_steps'. Fewer than two checkpoints: export unchanged."""
-    if len(ckpts) < 2:
+def average_export(export: dict[str, Any], trees: list[dict[str, Any]]) -> dict[str, Any]:
+    """export (a generator export tree) with G replaced by the mean of G_ema over trees (training states, as
+    checkpoints hold them, oldest first), and the steps averaged recorded under 'averaged_steps'. Fewer than two
+    states: export unchanged."""
+    if len(trees) < 2:
         return export
     if export.get("nets"):
         raise CheckpointError(f"this run's export carries {', '.join(export['nets'])} beside G (model.algorithm="
                               f"{export.get('algorithm')}); averaging G alone would pair it with the newest of those, "
                               f"so only exports of G alone are averaged")
-    trees = [checkpoint.load(p, kind="checkpoint") for p in ckpts]
     mean = mean_state([t["G_ema"] for t in trees])
-    prefix = CUSTOM_PREFIX if export.get("custom") else ""
+    prefix = STATE_PREFIX if export.get("custom") else ""
     missing = [k for k in export["G"] if prefix + k not in mean]
     if missing:
-        raise CheckpointError(f"the checkpoints in '{ckpts[-1].parent}' do not hold the exported generator's weights "
+        raise CheckpointError(f"the checkpoints averaged do not hold the exported generator's weights "
                               f"(first missing: {missing[0]!r}): they are not this run's")
     return {**export, "G": {k: mean[prefix + k] for k in export["G"]}, "step": int(trees[-1]["step"]),
             "averaged_steps": [int(t["step"]) for t in trees]}

@@ -215,10 +215,12 @@ class RunDir:
                                     f"no checkpoint was written, the previous ones are intact. Try lower "
                                     f"learning rates (optim.lr_g / optim.lr_d)")
         path = self.ckpt_dir / f"step_{st.step:08d}.safetensors"
-        checkpoint.save(path, st.state_dict(), "checkpoint")
-        export = st.export()
-        if st.cfg.train.average_ckpts > 1:  # the newest checkpoints, this one included
-            export = average_export(export, self.checkpoints()[-st.cfg.train.average_ckpts:])
+        tree = st.state_dict()
+        checkpoint.save(path, tree, "checkpoint")
+        export, k = st.export(), st.cfg.train.average_ckpts
+        if k > 1:  # this state (in memory) and the k - 1 checkpoints before it
+            older = [p for p in self.checkpoints() if p != path][-(k - 1):]
+            export = average_export(export, [checkpoint.load(p, kind="checkpoint") for p in older] + [tree])
         checkpoint.save(self.export_path, export, "generator")
         for old in self.checkpoints()[:-st.cfg.train.keep_ckpts]:
             old.unlink(missing_ok=True)
@@ -299,5 +301,6 @@ def average_run(run_dir: str | os.PathLike, out: str | os.PathLike, last: int = 
                           f"train.keep_ckpts >= {last})")
     export = checkpoint.load(run.export_path, kind="generator")
     export.pop("__kind__")
-    checkpoint.save(target, average_export(export, ckpts), "generator")
+    trees = [checkpoint.load(p, kind="checkpoint") for p in ckpts]
+    checkpoint.save(target, average_export(export, trees), "generator")
     return target
