@@ -237,3 +237,68 @@ def test_adapt_label_argument_and_errors():
         bad(torch.randn(4, 2))
     with pytest.raises(ConfigError, match="d_output"):
         adapt_discriminator(nn.Linear(2, 1), False, d_output="sigmoid")
+
+
+def test_minibatch_std_is_the_spread_of_each_group_broadcast_to_its_members():
+    """model.d_mbstd's layer (ProGAN): sample i joins group i mod (N / group); the new channel of every member
+    is the standard deviation over the group of each feature, averaged over channels and positions."""
+    from ganforge.nets.layers import MinibatchStd
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 2, 2, dtype=torch.double)
+    out = MinibatchStd(4)(x)
+    assert out.shape == (8, 4, 2, 2) and torch.equal(out[:, :3], x)
+    for j in (0, 1):  # two groups of four: samples j, j + 2, j + 4, j + 6
+        members = x[j::2]
+        want = (members - members.mean(0)).square().mean(0).add(1e-8).sqrt().mean()
+        for i in range(j, 8, 2):
+            torch.testing.assert_close(out[i, 3], torch.full((2, 2), float(want), dtype=torch.double))
+    assert not torch.isclose(out[0, 3, 0, 0], out[1, 3, 0, 0])  # the groups differ
+    same = MinibatchStd(4)(x[:1].expand(4, -1, -1, -1).contiguous())  # a group of copies: no spread
+    assert float(same[:, 3].max()) == pytest.approx(1e-4)
+    small = MinibatchStd(4)(x[:2])  # fewer samples than a group: the batch is one group
+    torch.testing.assert_close(small[0, 3], small[1, 3])
+    with pytest.raises(ValueError, match=r"model\.d_mbstd=4.*batch of 6 samples"):
+        MinibatchStd(4)(x[:6])
+    with pytest.raises(ValueError, match=">= 2 samples"):
+        MinibatchStd(1)
+    cl = x.float().contiguous(memory_format=torch.channels_last)  # bf16 under autocast, channels-last: the same
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        b = MinibatchStd(4)(cl.to(torch.bfloat16))
+    assert b.dtype == torch.bfloat16
+    torch.testing.assert_close(b[:, 3].float(), out[:, 3].float(), rtol=2e-2, atol=1e-2)
+
+
+def test_dcgan_d_mbstd_adds_the_channel_to_ds_last_maps_and_couples_a_group():
+    """model.d_mbstd=4: D's linear layer reads one more channel at the smallest resolution; a sample's logit then
+    depends on the other members of its group and on no other sample (D without batch norm); 0 builds DCGAN's D."""
+    m = Config().model
+    m.width, m.d_batchnorm = 8, False
+    _, D0 = NETWORKS.get("dcgan")(m, (1, 28, 28), 10, "tanh")
+    m.d_mbstd = 4
+    _, D = NETWORKS.get("dcgan")(m, (1, 28, 28), 10, "tanh")
+    assert D.feature_dim == D0.feature_dim + 7 * 7 and D0.feature_dim == 16 * 7 * 7
+    assert [k for k in D.state_dict()] == [k for k in D0.state_dict()]  # no parameters of its own
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 1, 28, 28), torch.arange(8) % 10
+    with torch.no_grad():
+        base = D(x, y)
+        x2 = x.clone()
+        x2[2] += 1.0  # sample 2 is in group 0 (samples 0, 2, 4, 6)
+        moved = D(x2, y)
+    assert base.shape == (8,)
+    assert all(abs(float(moved[i] - base[i])) > 1e-6 for i in (0, 4, 6))
+    torch.testing.assert_close(moved[1::2], base[1::2])
+    D(x, y).sum().backward()
+    assert all(p.grad is not None for p in D.parameters())
+
+
+@pytest.mark.parametrize("overrides,says", [
+    (["model.d_mbstd=1"], "group size >= 2"),
+    (["model.arch=mlp", "model.d_mbstd=4"], "model.arch=mlp has none"),
+    (["model.d_mbstd=5"], "data.batch_size"),                     # 64 samples in groups of 5
+])
+def test_dcgan_d_mbstd_bad_values_are_refused_by_name(overrides, says):
+    from ganforge.config import resolve
+    with pytest.raises(ConfigError) as e:
+        resolve("mnist-cgan", overrides)
+    assert says in str(e.value)

@@ -26,6 +26,7 @@ def test_resume_is_bit_identical_with_every_quality_option(tmp_path):
     pytest.importorskip("kornia")
     N = 7
     ov = TINY_DIGITS + QUALITY + ["train.augment=translation,cutout,colour", "optim.lr_schedule=cosine", "model.d_pack=2",
+                                  "model.d_mbstd=4",
                                   f"optim.schedule_steps={2 * N}", "optim.decay_from=0.25", "train.ckpt_every=7"]
     a = _assert_resume_is_exact(tmp_path, ov, N)
     # spectral normalisation's power-iteration vectors are part of the saved state
@@ -165,6 +166,7 @@ def test_legible_metric_reads_confidence_and_class_shares():
     ("ring8-gan", ["model.d_pack=0"], "model.d_pack"),
     ("ring8-gan", ["model.d_pack=3"], "data.batch_size"),                          # 256 samples in packs of 3
     ("mnist-cgan", ["model.d_pack=2"], "model.d_pack"),                            # one label per pack: refused
+    ("digits-gan", ["data.batch_size=48", "model.d_pack=2", "model.d_mbstd=16"], "after packing"),  # 24 packs
     ("digits-gan", ["model.algorithm=infogan", "model.d_pack=2"], "model.d_pack"),
     ("digits-gan", ["loss.name=rpgan", "loss.topk=0.5"], "loss.topk"),             # pairs need every sample
     ("digits-gan", ["loss.penalty=r1r2", "train.precision=fp16"], "train.precision"),
@@ -234,6 +236,14 @@ def test_packing_refused_for_your_own_networks():
     D = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Flatten(0))
     with pytest.raises(ConfigError, match="model.d_pack.*your own D"):
         ganforge.train("ring8-gan", ["model.z_dim=8", "model.d_pack=2", "train.steps=1", "train.progress=false"],
+                       G=G, D=D, dry_run=True)
+
+
+def test_minibatch_std_refused_for_your_own_networks():
+    G = torch.nn.Sequential(torch.nn.Linear(8, 2))
+    D = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Flatten(0))
+    with pytest.raises(ConfigError, match=r"model\.d_mbstd.*your own D.*MinibatchStd\(4\)"):
+        ganforge.train("digits-gan", ["model.z_dim=8", "model.d_mbstd=4", "train.steps=1", "train.progress=false"],
                        G=G, D=D, dry_run=True)
 
 

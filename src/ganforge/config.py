@@ -112,6 +112,10 @@ class ModelConfig:
     """PacGAN packing (Lin et al. 2018): D judges d_pack samples at once, stacked on its input's channels (images)
     or features (points), real packs against generated packs, which penalises a G that repeats itself; 1: off.
     data.batch_size (per process) must divide by it; unconditional model.algorithm=gan with model.arch's D only."""
+    d_mbstd: int = 0
+    """dcgan D: minibatch standard deviation (Karras et al. 2018, ProGAN): one channel appended to D's last feature
+    maps holding the spread of the features over each group of this many samples of the batch D sees; 0: off.
+    The batch D sees (data.batch_size, over model.d_pack) must divide by it."""
 
 
 @dataclass
@@ -501,6 +505,15 @@ def validate(cfg: Config) -> None:
     if m.d_pack > 1:
         _check(d.batch_size % m.d_pack == 0, "data.batch_size", d.batch_size,
                f"must divide by model.d_pack={m.d_pack} (D judges packs of that many samples)")
+    _check(m.d_mbstd == 0 or m.d_mbstd >= 2, "model.d_mbstd", m.d_mbstd,
+           "must be 0 (off) or a group size >= 2 (ProGAN uses 4)")
+    if m.d_mbstd:
+        _check(m.arch == "dcgan", "model.d_mbstd", m.d_mbstd,
+               f"is a layer of ganforge's dcgan discriminator; model.arch={m.arch} has none: leave it 0")
+        seen = d.batch_size // m.d_pack  # a batch smaller than a group is one group
+        _check(seen % min(m.d_mbstd, seen) == 0, "data.batch_size", d.batch_size,
+               f"must divide into groups of model.d_mbstd={m.d_mbstd}"
+               + (f" after packing by model.d_pack={m.d_pack}" if m.d_pack > 1 else ""))
     _check(m.width >= 1, "model.width", m.width, "must be >= 1")
     _check(m.g_width >= 0, "model.g_width", m.g_width, "must be >= 1, or 0 for model.width")
     _check(m.g_width == 0 or m.arch == "dcgan", "model.g_width", m.g_width,

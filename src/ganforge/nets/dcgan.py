@@ -12,6 +12,7 @@ Depth (model.g_extra_convs / d_extra_convs, default 0): that many 3x3 stride-1 c
 same norm and activation at each of G's inner resolutions (after the projection and after every
 upsampling but the last) and after each of D's downsampling convs; the widths are unchanged.
 Width: model.width sets both nets' base channel count; model.g_width (default 0: the same) sets G's alone.
+model.d_mbstd (default 0: off) appends ProGAN's minibatch standard deviation channel to D's last feature maps.
 
 Conditioning: G concatenates a label embedding to z. D either concatenates the embedding as
 extra constant input channels ("concat", the classic cGAN) or adds the projection term
@@ -28,7 +29,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..registries import NETWORKS
-from .layers import Flatten, LabelEmbedding
+from .layers import Flatten, LabelEmbedding, MinibatchStd
 
 MIN_RES, MAX_RES = 16, 256
 
@@ -109,7 +110,7 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, shape: tuple[int, ...], width: int = 64, num_classes: int = 0, embed_dim: int = 16,
                  dropout: float = 0.0, cond: str = "concat", batchnorm: bool = True, extra: int = 0,
-                 label_maps: str = "built") -> None:
+                 label_maps: str = "built", mbstd: int = 0) -> None:
         super().__init__()
         channels, s0, k = plan_shape(shape)
         if cond not in ("concat", "projection"):
@@ -131,8 +132,10 @@ class DCGANDiscriminator(nn.Module):
             layers += extra_convs(ch[i], extra, batchnorm, lambda: nn.LeakyReLU(0.2))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
+        if mbstd:
+            layers.append(MinibatchStd(mbstd))
         self.features = nn.Sequential(*layers, Flatten())
-        n_feat = ch[-1] * s0 * s0
+        n_feat = (ch[-1] + (1 if mbstd else 0)) * s0 * s0
         self.out = nn.Linear(n_feat, 1)
         self.proj = nn.Embedding(num_classes, n_feat) if (num_classes > 0 and cond == "projection") else None
         dcgan_init(self)
@@ -191,7 +194,8 @@ def label_channels_conv(conv: nn.Conv2d, x: torch.Tensor, e: torch.Tensor) -> to
 
 
 @NETWORKS.register("dcgan", help="DCGAN conv G and D for 28x28 or 16..256 power-of-two images; model.width channels "
-                                     "(model.g_width: G's alone), model.g_extra_convs/d_extra_convs depth, model.d_label_maps")
+                                     "(model.g_width: G's alone), model.g_extra_convs/d_extra_convs depth, model.d_label_maps, "
+                                     "model.d_mbstd")
 def build_dcgan(m, shape: tuple[int, ...], num_classes: int, out: str) -> tuple[nn.Module, nn.Module]:
     """Build the DCGAN pair from a ModelConfig and the data's (C, H, W) shape."""
     if len(shape) != 3:
@@ -199,7 +203,7 @@ def build_dcgan(m, shape: tuple[int, ...], num_classes: int, out: str) -> tuple[
                           f"use model.arch=mlp for points")
     G = DCGANGenerator(m.z_dim, shape, m.g_width or m.width, num_classes, m.embed_dim, out, m.g_batchnorm, m.g_extra_convs)
     D = DCGANDiscriminator(shape, m.width, num_classes, m.embed_dim, m.d_dropout, m.d_cond, m.d_batchnorm,
-                           m.d_extra_convs, m.d_label_maps)
+                           m.d_extra_convs, m.d_label_maps, m.d_mbstd)
     return G, D
 
 

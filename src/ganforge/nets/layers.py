@@ -65,3 +65,35 @@ class Flatten(nn.Flatten):
                 and x.is_contiguous(memory_format=torch.channels_last)):
             return _FlattenKeepLayout.apply(x)
         return super().forward(x)
+
+
+class MinibatchStd(nn.Module):
+    """Minibatch standard deviation (Karras et al. 2018, ProGAN, section 3; model.d_mbstd): one channel appended to
+    D's last feature maps that tells D how much the samples around each one vary.
+
+    The batch of N splits into groups of `group` samples (sample i joins group i mod N / group, as ProGAN's
+    reshape does); for each group, the standard deviation of every feature over its members, averaged over
+    channels and positions, is one number, broadcast as a constant map to every member. A generator that repeats
+    itself gives its groups a smaller value than real batches, which D can see. Computed in float32 (bf16 under
+    autocast would round the small differences away); the new channel takes x's dtype."""
+
+    def __init__(self, group: int) -> None:
+        super().__init__()
+        if group < 2:
+            raise ValueError(f"MinibatchStd needs groups of >= 2 samples, got {group}")
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = min(self.group, n)
+        if n % g:
+            raise ValueError(f"model.d_mbstd={self.group}: the discriminator got a batch of {n} samples, which does "
+                             f"not divide into groups of {g}; make the batch D sees (data.batch_size per process, "
+                             f"over model.d_pack) a multiple of {self.group}")
+        s = x.float().reshape(g, n // g, c, h, w)
+        s = (s - s.mean(0)).square().mean(0).add(1e-8).sqrt().mean((1, 2, 3))  # [n / g]: one per group
+        s = s.repeat(g).to(x.dtype)[:, None, None, None].expand(n, 1, h, w)
+        return torch.cat([x, s], 1)
+
+    def extra_repr(self) -> str:
+        return f"group={self.group}"

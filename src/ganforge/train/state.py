@@ -293,6 +293,10 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
             raise ConfigError(f"config key 'model.d_pack' = {cfg.model.d_pack}: your own D is used as passed; make it "
                               f"take packs itself (ganforge.nets.build.PackedDiscriminator wraps a D built for "
                               f"d_pack x the channels), or train model.arch's networks")
+        if cfg.model.d_mbstd:
+            raise ConfigError(f"config key 'model.d_mbstd' = {cfg.model.d_mbstd}: your own D is used as passed; add "
+                              f"ganforge.nets.layers.MinibatchStd({cfg.model.d_mbstd}) before its last layer yourself "
+                              f"(it appends one channel), or train model.arch's networks")
         nets = algorithm.adapt(G, D, d_output)
         fit_interface(cfg, nets, prior, source)
     else:
