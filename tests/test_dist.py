@@ -81,6 +81,16 @@ def test_global_batch_must_divide_over_processes(monkeypatch):
         ganforge.train("ring8-r1", SETS + ["train.steps=5"], run_dir=None)
 
 
+@pytest.mark.parametrize("sets,seen", [(["model.d_mbstd=16"], 24), (["model.d_pack=2", "model.d_mbstd=8"], 16)])
+def test_each_processes_batch_must_divide_into_packs_and_groups(monkeypatch, sets, seen):
+    """data.batch_size 48 passes the global checks (48 = 3 x 16, = 2 x 3 x 8); over 2 processes each D sees 24."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(ConfigError, match="over 2 processes gives each process's D 24 samples.*model.d_mbstd"):
+        ganforge.train("digits-gan", ["data.batch_size=48", "train.steps=5", "train.progress=false", *sets],
+                       run_dir=None)
+
+
 @pytest.mark.parametrize("check", ["step", "device"])
 def test_nan_on_one_rank_stops_every_rank(tmp_path, check):
     """A NaN on rank 1 only (its discriminator's 44th call: step 11 with the R1 penalty's extra call)

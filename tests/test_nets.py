@@ -264,7 +264,7 @@ def test_minibatch_std_is_the_spread_of_each_group_broadcast_to_its_members():
     cl = x.float().contiguous(memory_format=torch.channels_last)  # bf16 under autocast, channels-last: the same
     with torch.autocast("cpu", dtype=torch.bfloat16):
         b = MinibatchStd(4)(cl.to(torch.bfloat16))
-    assert b.dtype == torch.bfloat16
+    assert b.dtype == torch.bfloat16 and b.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(b[:, 3].float(), out[:, 3].float(), rtol=2e-2, atol=1e-2)
 
 

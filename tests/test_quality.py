@@ -26,11 +26,16 @@ def test_resume_is_bit_identical_with_every_quality_option(tmp_path):
     pytest.importorskip("kornia")
     N = 7
     ov = TINY_DIGITS + QUALITY + ["train.augment=translation,cutout,colour", "optim.lr_schedule=cosine", "model.d_pack=2",
-                                  "model.d_mbstd=4",
                                   f"optim.schedule_steps={2 * N}", "optim.decay_from=0.25", "train.ckpt_every=7"]
     a = _assert_resume_is_exact(tmp_path, ov, N)
     # spectral normalisation's power-iteration vectors are part of the saved state
     assert any(k.endswith("_u") for k in a["D"]) and any(k.endswith("_u") for k in a["G"])
+
+
+def test_resume_is_bit_identical_with_minibatch_std(tmp_path):
+    """model.d_mbstd (refused with loss.d_pass=joint, which the test above turns on), packed and with R1."""
+    _assert_resume_is_exact(tmp_path, TINY_DIGITS + ["model.d_mbstd=4", "model.d_pack=2", "loss.penalty=r1",
+                                                     "loss.gp_weight=0.5", "train.ckpt_every=4"], 4)
 
 
 def _assert_resume_is_exact(tmp_path, ov, N):
@@ -167,6 +172,9 @@ def test_legible_metric_reads_confidence_and_class_shares():
     ("ring8-gan", ["model.d_pack=3"], "data.batch_size"),                          # 256 samples in packs of 3
     ("mnist-cgan", ["model.d_pack=2"], "model.d_pack"),                            # one label per pack: refused
     ("digits-gan", ["data.batch_size=48", "model.d_pack=2", "model.d_mbstd=16"], "after packing"),  # 24 packs
+    ("digits-gan", ["model.d_mbstd=4", "loss.d_pass=joint"], "loss.d_pass"),      # real and generated in one group
+    ("digits-gan", ["model.algorithm=infogan", "model.d_mbstd=4"], "model.d_mbstd"),  # Q shares D's trunk
+    ("mnist-vaegan", ["model.d_mbstd=4"], "model.d_mbstd"),                         # its encoder is a dcgan D
     ("digits-gan", ["model.algorithm=infogan", "model.d_pack=2"], "model.d_pack"),
     ("digits-gan", ["loss.name=rpgan", "loss.topk=0.5"], "loss.topk"),             # pairs need every sample
     ("digits-gan", ["loss.penalty=r1r2", "train.precision=fp16"], "train.precision"),

@@ -513,7 +513,11 @@ def validate(cfg: Config) -> None:
         seen = d.batch_size // m.d_pack  # a batch smaller than a group is one group
         _check(seen % min(m.d_mbstd, seen) == 0, "data.batch_size", d.batch_size,
                f"must divide into groups of model.d_mbstd={m.d_mbstd}"
-               + (f" after packing by model.d_pack={m.d_pack}" if m.d_pack > 1 else ""))
+               + (f" after packing by model.d_pack={m.d_pack}" if m.d_pack > 1 else "")
+               + " (a batch smaller than a group is one group; under torchrun the batch of each process)")
+        _check(l.d_pass == "separate", "loss.d_pass", l.d_pass,
+               f"must be separate with model.d_mbstd={m.d_mbstd}: one joint pass would group real and generated "
+               f"samples together, and their spread would tell D nothing")
     _check(m.width >= 1, "model.width", m.width, "must be >= 1")
     _check(m.g_width >= 0, "model.g_width", m.g_width, "must be >= 1, or 0 for model.width")
     _check(m.g_width == 0 or m.arch == "dcgan", "model.g_width", m.g_width,
@@ -699,7 +703,7 @@ def augment_names(spec: str) -> list[str]:
     return [a.strip() for a in spec.split(",") if a.strip()]
 
 
-GAN_ONLY = ("loss.topk", "loss.penalty_every", "train.augment", "model.d_pack")  # options of the gan algorithm's step alone
+GAN_ONLY = ("loss.topk", "loss.penalty_every", "train.augment", "model.d_pack", "model.d_mbstd")  # options of the gan algorithm's step alone
 SHARED_OPTIONS = {("vaegan", "vae")}  # (section, algorithm): model.algorithm=vae reads vaegan.kl_weight
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")
 IN_MEMORY_SOURCES = ("tensor", "dataloader")

@@ -75,7 +75,7 @@ class MinibatchStd(nn.Module):
     reshape does); for each group, the standard deviation of every feature over its members, averaged over
     channels and positions, is one number, broadcast as a constant map to every member. A generator that repeats
     itself gives its groups a smaller value than real batches, which D can see. Computed in float32 (bf16 under
-    autocast would round the small differences away); the new channel takes x's dtype."""
+    autocast would round the small differences away); the new channel takes x's dtype, the output x's layout."""
 
     def __init__(self, group: int) -> None:
         super().__init__()
@@ -88,12 +88,15 @@ class MinibatchStd(nn.Module):
         g = min(self.group, n)
         if n % g:
             raise ValueError(f"model.d_mbstd={self.group}: the discriminator got a batch of {n} samples, which does "
-                             f"not divide into groups of {g}; make the batch D sees (data.batch_size per process, "
-                             f"over model.d_pack) a multiple of {self.group}")
+                             f"not divide into groups of {g}; make the batch D sees (data.batch_size, over model.d_pack "
+                             f"and under torchrun over the processes) a multiple of {self.group}")
         s = x.float().reshape(g, n // g, c, h, w)
         s = (s - s.mean(0)).square().mean(0).add(1e-8).sqrt().mean((1, 2, 3))  # [n / g]: one per group
         s = s.repeat(g).to(x.dtype)[:, None, None, None].expand(n, 1, h, w)
-        return torch.cat([x, s], 1)
+        out = torch.cat([x, s], 1)  # channels-first whatever x's layout: keep a channels-last D channels-last
+        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+            out = out.contiguous(memory_format=torch.channels_last)
+        return out
 
     def extra_repr(self) -> str:
         return f"group={self.group}"

@@ -262,6 +262,13 @@ def build_state(cfg: Config, source: Source | None = None, G: nn.Module | None =
     torch.manual_seed(cfg.train.seed)
     d = distributed.from_env()
     distributed.check_batch(d, cfg.data.batch_size)
+    m = cfg.model
+    if d.enabled and (m.d_pack > 1 or m.d_mbstd):  # D sees each process's share of the batch
+        seen = cfg.data.batch_size // d.world
+        if seen % m.d_pack or (m.d_mbstd and (seen // m.d_pack) % min(m.d_mbstd, seen // m.d_pack)):
+            raise ConfigError(f"data.batch_size={cfg.data.batch_size} over {d.world} processes gives each process's D "
+                              f"{seen} samples, which do not divide into packs of model.d_pack={m.d_pack} and then "
+                              f"groups of model.d_mbstd={m.d_mbstd}; use a batch of {d.world} x a multiple of both")
     if d.enabled and cfg.train.eval_every and cfg.train.eval_n < d.world:
         raise ConfigError(f"train.eval_n={cfg.train.eval_n} is split over {d.world} processes for evaluation; "
                           f"use at least {d.world}")
