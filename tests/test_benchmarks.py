@@ -106,6 +106,21 @@ def test_width_speed_script_times_both_label_maps():
 
 
 @needs_mnist
+def test_width_speed_script_times_minibatch_std_rows():
+    """--mbstd adds a column and one row per value; the linear layer reading the extra channel adds a little
+    arithmetic (49 more inputs: below the table's rounding at width 8)."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "width_speed.py"), "--preset", "mnist-cgan",
+                        "--widths", "8", "--mbstd", "0,4", "--precisions", "fp32", "--layouts",
+                        "contiguous", "--steps", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "| mbstd |" in r.stdout
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in r.stdout.splitlines() if line.startswith("| 8 ")]
+    assert [row[5] for row in rows] == ["0", "4"]
+    assert float(rows[1][8]) >= float(rows[0][8]) > 0 and float(rows[1][6]) > 0  # GMAC/step, ms/step
+
+
+@needs_mnist
 def test_stacked_real_kl_counts_modes_and_scores_real_digits_near_the_floor():
     """stacked_modes (what the script counts with): every mode equally often is KL 0, one mode is log 1000;
     real test digits read by
