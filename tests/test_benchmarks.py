@@ -91,14 +91,20 @@ def test_width_speed_script_times_a_wider_generator_alone():
     assert float(rows[1][7]) > float(rows[0][7]) > 0  # GMAC/step: the wider G does more arithmetic
 
 
+def _width_speed_rows(flag: str, values: str):
+    """benchmarks/width_speed.py on mnist-cgan at width 8, one fp32 contiguous step, with `flag values` added."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "width_speed.py"), "--preset", "mnist-cgan",
+                        "--widths", "8", flag, values, "--precisions", "fp32", "--layouts", "contiguous",
+                        "--steps", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r
+
+
 @needs_mnist
 def test_width_speed_script_times_both_label_maps():
     """--label-maps adds a column and one row per value; both rows count the same arithmetic (the built maps')."""
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "width_speed.py"), "--preset", "mnist-cgan",
-                        "--widths", "8", "--label-maps", "built,implicit", "--precisions", "fp32", "--layouts",
-                        "contiguous", "--steps", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300,
-                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
-    assert r.returncode == 0, r.stderr[-2000:]
+    r = _width_speed_rows("--label-maps", "built,implicit")
     assert "| label maps |" in r.stdout
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in r.stdout.splitlines() if line.startswith("| 8 ")]
     assert [row[5] for row in rows] == ["built", "implicit"]
@@ -109,11 +115,7 @@ def test_width_speed_script_times_both_label_maps():
 def test_width_speed_script_times_minibatch_std_rows():
     """--mbstd adds a column and one row per value; the linear layer reading the extra channel adds a little
     arithmetic (49 more inputs: below the table's rounding at width 8)."""
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "width_speed.py"), "--preset", "mnist-cgan",
-                        "--widths", "8", "--mbstd", "0,4", "--precisions", "fp32", "--layouts",
-                        "contiguous", "--steps", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300,
-                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
-    assert r.returncode == 0, r.stderr[-2000:]
+    r = _width_speed_rows("--mbstd", "0,4")
     assert "| mbstd |" in r.stdout
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in r.stdout.splitlines() if line.startswith("| 8 ")]
     assert [row[5] for row in rows] == ["0", "4"]
