@@ -95,6 +95,51 @@ def test_dcgan_g_width_out_of_range_or_on_another_arch_is_refused(preset, value,
     assert says in str(e.value)
 
 
+@pytest.mark.parametrize("shape,extra", [((1, 28, 28), 0), ((3, 32, 32), 1)])
+def test_dcgan_g_upsample_nearest_replaces_each_transposed_conv_by_resize_and_conv(shape, extra):
+    """model.g_upsample=nearest: each of G's k doublings is nearest-neighbour upsampling then a 3x3 stride-1 conv
+    with the transposed conv's channels; D, the projection and the extra convs are unchanged; 'transpose' (the
+    default) builds DCGAN's G with the same weight names."""
+    m = Config().model
+    m.width, m.z_dim, m.g_extra_convs = 8, 5, extra
+    G0, D0 = NETWORKS.get("dcgan")(m, shape, 3, "tanh")
+    m.g_upsample = "nearest"
+    G, D = NETWORKS.get("dcgan")(m, shape, 3, "tanh")
+    k = 2 if shape[1] == 28 else 3
+    assert not any(isinstance(c, nn.ConvTranspose2d) for c in G.modules())
+    ups = [i for i, c in enumerate(G.blocks) if isinstance(c, nn.Upsample)]
+    assert len(ups) == k and all(G.blocks[i].scale_factor == 2 and G.blocks[i].mode == "nearest" for i in ups)
+    after = [G.blocks[i + 1] for i in ups]
+    tconv = [c for c in G0.modules() if isinstance(c, nn.ConvTranspose2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in after] == \
+        [(c.in_channels, c.out_channels, (3, 3), (1, 1)) for c in tconv]
+    assert [(c.bias is None) for c in after] == [(c.bias is None) for c in tconv]
+    assert list(D.state_dict()) == list(D0.state_dict())
+    z, y = torch.randn(4, 5), torch.arange(4) % 3
+    h = G.project(torch.cat([z, G.label(y, 4)], 1)).view(-1, G.c0, G.s0, G.s0)
+    up = G.blocks[:ups[0] + 1](h)  # the first upsampling's output: every 2x2 block one value
+    torch.testing.assert_close(up, up[:, :, ::2, ::2].repeat_interleave(2, 2).repeat_interleave(2, 3))
+    x = G(z, y)
+    assert x.shape == (4, *shape) and x.abs().max() <= 1
+    D(x, y).sum().backward()
+    assert all(p.grad is not None for p in G.parameters())
+    m.g_upsample = "transpose"
+    G1, _ = NETWORKS.get("dcgan")(m, shape, 3, "tanh")
+    assert list(G1.state_dict()) == list(G0.state_dict())
+
+
+@pytest.mark.parametrize("preset,more,says", [
+    ("mnist-cgan", ["model.g_upsample=bilinear"], "transpose | nearest"),
+    ("ring8-gan", ["model.g_upsample=nearest"], "model.arch=mlp has no such choice"),
+    ("mnist-cgan", ["model.g_upsample=nearest", "model.g=g.py:make_g", "model.d=d.py:make_d"],
+     "your own G (g.py:make_g) has its own")])
+def test_dcgan_g_upsample_bad_values_are_refused_by_name(preset, more, says):
+    from ganforge.config import resolve
+    with pytest.raises(ConfigError, match=r"model\.g_upsample") as e:
+        resolve(preset, more)
+    assert says in str(e.value)
+
+
 @pytest.mark.parametrize("shape,extra,pack", [((1, 28, 28), 0, 1), ((3, 32, 32), 1, 1), ((1, 28, 28), 1, 2)])
 def test_dcgan_implicit_label_maps_compute_the_built_maps_function(shape, extra, pack):
     """model.d_label_maps=implicit: the same parameters (a checkpoint of either loads into the other) and the same

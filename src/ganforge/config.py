@@ -112,6 +112,10 @@ class ModelConfig:
     """PacGAN packing (Lin et al. 2018): D judges d_pack samples at once, stacked on its input's channels (images)
     or features (points), real packs against generated packs, which penalises a G that repeats itself; 1: off.
     data.batch_size (per process) must divide by it; unconditional model.algorithm=gan with model.arch's D only."""
+    g_upsample: str = "transpose"
+    """dcgan G: how each block doubles the resolution: transpose (DCGAN's 4x4 stride-2 transposed conv) | nearest
+    (nearest-neighbour upsampling, then a 3x3 conv: the resize-convolution of Odena et al. 2016, which avoids the
+    checkerboard patterns transposed convs are prone to; about 2.25x the multiply-accumulates of those layers)."""
     d_mbstd: int = 0
     """dcgan D: minibatch standard deviation (Karras et al. 2018, ProGAN): one channel appended to D's last feature
     maps holding the spread of the features over each group of this many samples of the batch D sees; 0: off.
@@ -524,6 +528,11 @@ def validate(cfg: Config) -> None:
            f"sets the width of the dcgan generator alone; model.arch={m.arch} has no such width: leave it 0")
     _check(m.g_width == 0 or not m.g, "model.g_width", m.g_width,
            f"sets the width of ganforge's dcgan generator; your own G ({m.g}) has its own: leave it 0")
+    _check(m.g_upsample in ("transpose", "nearest"), "model.g_upsample", m.g_upsample, "transpose | nearest")
+    _check(m.g_upsample == "transpose" or (m.arch == "dcgan" and not m.g), "model.g_upsample", m.g_upsample,
+           f"chooses the upsampling of ganforge's dcgan generator; "
+           + (f"your own G ({m.g}) has its own" if m.g else f"model.arch={m.arch} has no such choice")
+           + ": leave it 'transpose'")
     _check(o.lr_schedule in ("constant", "linear", "cosine"), "optim.lr_schedule", o.lr_schedule,
            "constant | linear | cosine")
     _check(0.0 <= o.decay_from < 1.0, "optim.decay_from", o.decay_from, "must be in [0, 1)")

@@ -3,7 +3,8 @@
 Resolutions: s0 * 2^k with s0 = 4 (powers of two, 16..256) or s0 = 7 (28, for MNIST-like data),
 k >= 1 doublings. G maps z (+ label embedding) with a Linear layer to a c0 x s0 x s0 map, then
 k blocks of ConvTranspose(4, stride 2) + BatchNorm + ReLU, the last to the image channels with
-tanh. D mirrors it: k blocks of Conv(4, stride 2) + BatchNorm (not on the first) +
+tanh (model.g_upsample=nearest: nearest-neighbour upsampling + Conv(3) instead of each ConvTranspose).
+D mirrors it: k blocks of Conv(4, stride 2) + BatchNorm (not on the first) +
 LeakyReLU(0.2) (+ optional dropout), then a Linear layer to one logit. BatchNorm follows
 model.g_batchnorm / model.d_batchnorm (the image presets turn both on; WGAN-GP turns D's off,
 since the per-sample gradient penalty is not defined under batch statistics).
@@ -79,9 +80,12 @@ class DCGANGenerator(nn.Module):
     """z (+ label embedding) -> Linear -> c0 x s0 x s0 -> k upsampling blocks -> tanh image."""
 
     def __init__(self, z_dim: int, shape: tuple[int, ...], width: int = 64, num_classes: int = 0,
-                 embed_dim: int = 16, out: str = "tanh", batchnorm: bool = True, extra: int = 0) -> None:
+                 embed_dim: int = 16, out: str = "tanh", batchnorm: bool = True, extra: int = 0,
+                 upsample: str = "transpose") -> None:
         super().__init__()
         channels, s0, k = plan_shape(shape)
+        if upsample not in ("transpose", "nearest"):
+            raise ConfigError(f"model.g_upsample must be 'transpose' or 'nearest', got '{upsample}'")
         self.z_dim, self.shape, self.num_classes, self.s0 = z_dim, tuple(shape), num_classes, s0
         ch = widths(width, k)[::-1]  # inner (widest) first
         self.label = LabelEmbedding(num_classes, embed_dim)
@@ -92,7 +96,9 @@ class DCGANGenerator(nn.Module):
         for i in range(k):
             last = i == k - 1
             c_out = channels if last else ch[i + 1]
-            blocks.append(nn.ConvTranspose2d(ch[i], c_out, 4, 2, 1, bias=last or not batchnorm))
+            bias = last or not batchnorm
+            blocks += ([nn.ConvTranspose2d(ch[i], c_out, 4, 2, 1, bias=bias)] if upsample == "transpose" else
+                       [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch[i], c_out, 3, 1, 1, bias=bias)])
             blocks += [nn.Tanh()] if (last and out == "tanh") else ([] if last else [norm(c_out), nn.ReLU(),
                                                                              *extra_convs(c_out, extra, batchnorm, nn.ReLU)])
         self.blocks = nn.Sequential(*blocks)
@@ -194,14 +200,15 @@ def label_channels_conv(conv: nn.Conv2d, x: torch.Tensor, e: torch.Tensor) -> to
 
 
 @NETWORKS.register("dcgan", help="DCGAN conv G and D for 28x28 or 16..256 power-of-two images; model.width channels "
-                                     "(model.g_width: G's alone), model.g_extra_convs/d_extra_convs depth, model.d_label_maps, "
-                                     "model.d_mbstd")
+                                     "(model.g_width: G's alone), model.g_extra_convs/d_extra_convs depth, model.g_upsample, "
+                                     "model.d_label_maps, model.d_mbstd")
 def build_dcgan(m, shape: tuple[int, ...], num_classes: int, out: str) -> tuple[nn.Module, nn.Module]:
     """Build the DCGAN pair from a ModelConfig and the data's (C, H, W) shape."""
     if len(shape) != 3:
         raise ConfigError(f"the dcgan network needs image data of shape (C, H, W), got {list(shape)}: "
                           f"use model.arch=mlp for points")
-    G = DCGANGenerator(m.z_dim, shape, m.g_width or m.width, num_classes, m.embed_dim, out, m.g_batchnorm, m.g_extra_convs)
+    G = DCGANGenerator(m.z_dim, shape, m.g_width or m.width, num_classes, m.embed_dim, out, m.g_batchnorm, m.g_extra_convs,
+                       m.g_upsample)
     D = DCGANDiscriminator(shape, m.width, num_classes, m.embed_dim, m.d_dropout, m.d_cond, m.d_batchnorm,
                            m.d_extra_convs, m.d_label_maps, m.d_mbstd)
     return G, D
