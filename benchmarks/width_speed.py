@@ -29,6 +29,10 @@ conditional preset (GMAC/step counts the built maps' arithmetic on both rows: th
 in GMAC/step, which stays the layers'):
 
     python benchmarks/width_speed.py --preset mnist-cgan-wideg-hq --widths 64 --precisions bf16 --layouts channels-last --extra-convs 0/1 --g-widths 96 --mbstd 0,4
+
+--g-upsample adds rows with G's upsampling set (model.g_upsample: transpose, nearest):
+
+    python benchmarks/width_speed.py --preset mnist-cgan-wideg-hq --widths 64 --precisions bf16 --layouts channels-last --extra-convs 0/1 --g-widths 96 --g-upsample transpose,nearest
 """
 from __future__ import annotations
 
@@ -80,22 +84,26 @@ def main() -> None:
                                                        "or G/D pairs such as 0/1 (extra depth in D alone)")
     ap.add_argument("--g-widths", default="0", help="comma-separated model.g_width values (0: model.width)")
     ap.add_argument("--mbstd", default="0", help="comma-separated model.d_mbstd values (0: off; 4: ProGAN's group)")
+    ap.add_argument("--g-upsample", default="", help="comma-separated model.g_upsample values (transpose, nearest); "
+                                                     "'' = the preset's")
     ap.add_argument("--label-maps", default="", help="comma-separated model.d_label_maps values (built, implicit); "
                                                      "'' = the preset's")
     a = ap.parse_args()
     layouts = [{"channels-last": True, "contiguous": False}[x] for x in a.layouts.split(",")]
-    configs = [(int(w), cl, p, e, int(gw), lm, int(mb)) for mb in a.mbstd.split(",") for lm in a.label_maps.split(",")
+    configs = [(int(w), cl, p, e, int(gw), lm, int(mb), up) for up in a.g_upsample.split(",") for mb in a.mbstd.split(",")
+               for lm in a.label_maps.split(",")
                for gw in a.g_widths.split(",")
                for e in a.extra_convs.split(",") for w in a.widths.split(",") for cl in layouts
                for p in a.precisions.split(",")]
     states, macs = {}, {}
     for c in configs:
-        w, cl, prec, e, gw, lm, mb = c
+        w, cl, prec, e, gw, lm, mb, up = c
         st = build_state(resolve(a.preset, ["train.progress=false", f"model.width={w}",
                                             f"train.channels_last={str(cl).lower()}", f"train.precision={prec}",
                                             f"model.g_extra_convs={e.split('/')[0]}",
                                             f"model.d_extra_convs={e.split('/')[-1]}", f"model.g_width={gw}", f"model.d_mbstd={mb}",
-                                            *([f"model.d_label_maps={lm}"] if lm else [])]))
+                                            *([f"model.d_label_maps={lm}"] if lm else []),
+                                            *([f"model.g_upsample={up}"] if up else [])]))
         batch = st.cfg.data.batch_size
         z = st.prior.draw(2, st.device).z
         y = torch.zeros(2, dtype=torch.long) if st.num_classes else None
@@ -124,19 +132,20 @@ def main() -> None:
     base = best[configs[0]]
     print(f"{a.preset}, batch {states[configs[0]].cfg.data.batch_size}, {torch.get_num_threads()} threads, "
           f"best of {a.rounds} rounds of {a.steps} steps")
-    w0, cl0, p0, e0, gw0, lm0, mb0 = configs[0]
+    w0, cl0, p0, e0, gw0, lm0, mb0, up0 = configs[0]
     first = (f"{w0} {'channels-last' if cl0 else 'contiguous'} {p0} +{e0} G {gw0 or w0}" + (f" {lm0}" if lm0 else "")
-             + (f" mbstd {mb0}" if a.mbstd != "0" else ""))
+             + (f" mbstd {mb0}" if a.mbstd != "0" else "") + (f" {up0}" if up0 else ""))
     maps = " label maps |" if a.label_maps else ""
     mbs = " mbstd |" if a.mbstd != "0" else ""
-    print(f"| width | G width | layout | precision | extra convs |{maps}{mbs} ms/step | x width {first} | GMAC/step | "
+    ups = " G upsampling |" if a.g_upsample else ""
+    print(f"| width | G width | layout | precision | extra convs |{maps}{mbs}{ups} ms/step | x width {first} | GMAC/step | "
           f"ms per GMAC |")
-    print("|---|---|---|---|---|" + ("---|" if maps else "") + ("---|" if mbs else "") + "---|---|---|---|")
+    print("|---|---|---|---|---|" + ("---|" if maps else "") + ("---|" if mbs else "") + ("---|" if ups else "") + "---|---|---|---|")
     for c in configs:
-        w, cl, prec, e, gw, lm, mb = c
+        w, cl, prec, e, gw, lm, mb, up = c
         gmac = macs[c] / 1e9
         print(f"| {w} | {gw or w} | {'channels-last' if cl else 'contiguous'} | {prec} | {e} |"
-              f"{f' {lm} |' if maps else ''}{f' {mb} |' if mbs else ''} {best[c]:.1f} | {best[c] / base:.2f}x | {gmac:.2f} | {best[c] / gmac:.1f} |")
+              f"{f' {lm} |' if maps else ''}{f' {mb} |' if mbs else ''}{f' {up} |' if ups else ''} {best[c]:.1f} | {best[c] / base:.2f}x | {gmac:.2f} | {best[c] / gmac:.1f} |")
 
 
 if __name__ == "__main__":

@@ -123,6 +123,17 @@ def test_width_speed_script_times_minibatch_std_rows():
 
 
 @needs_mnist
+def test_width_speed_script_times_g_upsample_rows():
+    """--g-upsample adds a column and one row per value; nearest upsampling + a 3x3 conv does more arithmetic
+    than the 4x4 stride-2 transposed conv it replaces (9 taps per output against 4)."""
+    r = _width_speed_rows("--g-upsample", "transpose,nearest")
+    assert "| G upsampling |" in r.stdout
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in r.stdout.splitlines() if line.startswith("| 8 ")]
+    assert [row[5] for row in rows] == ["transpose", "nearest"]
+    assert float(rows[1][8]) > float(rows[0][8]) > 0 and float(rows[1][6]) > 0  # GMAC/step, ms/step
+
+
+@needs_mnist
 def test_stacked_real_kl_counts_modes_and_scores_real_digits_near_the_floor():
     """stacked_modes (what the script counts with): every mode equally often is KL 0, one mode is log 1000;
     real test digits read by
