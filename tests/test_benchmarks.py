@@ -78,35 +78,31 @@ def test_width_speed_script_counts_macs():
     assert macs_per_sample(torch.nn.Linear(4, 6), torch.zeros(2, 4)) == 24
 
 
-@needs_mnist
-def test_width_speed_script_times_a_wider_generator_alone():
-    """--g-widths adds rows with model.g_width set: the same D, more multiply-accumulates in G."""
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "width_speed.py"), "--preset", "mnist-cgan",
-                        "--widths", "8", "--g-widths", "0,12", "--precisions", "fp32", "--layouts", "contiguous",
-                        "--steps", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300,
-                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
-    assert r.returncode == 0, r.stderr[-2000:]
-    rows = [line.split("|")[1:-1] for line in r.stdout.splitlines() if line.startswith("| 8 ")]
-    assert [(row[0].strip(), row[1].strip()) for row in rows] == [("8", "8"), ("8", "12")]
-    assert float(rows[1][7]) > float(rows[0][7]) > 0  # GMAC/step: the wider G does more arithmetic
-
-
-def _width_speed_rows(flag: str, values: str):
-    """benchmarks/width_speed.py on mnist-cgan at width 8, one fp32 contiguous step, with `flag values` added."""
+def _width_speed_rows(flag: str, values: str) -> tuple[str, list[list[str]]]:
+    """benchmarks/width_speed.py on mnist-cgan at width 8, one fp32 contiguous step, with `flag values` added:
+    its output and the cells of its table's rows."""
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "width_speed.py"), "--preset", "mnist-cgan",
                         "--widths", "8", flag, values, "--precisions", "fp32", "--layouts", "contiguous",
                         "--steps", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300,
                        env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
     assert r.returncode == 0, r.stderr[-2000:]
-    return r
+    return r.stdout, [[c.strip() for c in line.split("|")[1:-1]] for line in r.stdout.splitlines()
+                      if line.startswith("| 8 ")]
+
+
+@needs_mnist
+def test_width_speed_script_times_a_wider_generator_alone():
+    """--g-widths adds rows with model.g_width set: the same D, more multiply-accumulates in G."""
+    _, rows = _width_speed_rows("--g-widths", "0,12")
+    assert [(row[0], row[1]) for row in rows] == [("8", "8"), ("8", "12")]
+    assert float(rows[1][7]) > float(rows[0][7]) > 0  # GMAC/step: the wider G does more arithmetic
 
 
 @needs_mnist
 def test_width_speed_script_times_both_label_maps():
     """--label-maps adds a column and one row per value; both rows count the same arithmetic (the built maps')."""
-    r = _width_speed_rows("--label-maps", "built,implicit")
-    assert "| label maps |" in r.stdout
-    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in r.stdout.splitlines() if line.startswith("| 8 ")]
+    out, rows = _width_speed_rows("--label-maps", "built,implicit")
+    assert "| label maps |" in out
     assert [row[5] for row in rows] == ["built", "implicit"]
     assert rows[0][8] == rows[1][8] and float(rows[0][8]) > 0  # GMAC/step
 
@@ -115,9 +111,8 @@ def test_width_speed_script_times_both_label_maps():
 def test_width_speed_script_times_minibatch_std_rows():
     """--mbstd adds a column and one row per value; the linear layer reading the extra channel adds a little
     arithmetic (49 more inputs: below the table's rounding at width 8)."""
-    r = _width_speed_rows("--mbstd", "0,4")
-    assert "| mbstd |" in r.stdout
-    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in r.stdout.splitlines() if line.startswith("| 8 ")]
+    out, rows = _width_speed_rows("--mbstd", "0,4")
+    assert "| mbstd |" in out
     assert [row[5] for row in rows] == ["0", "4"]
     assert float(rows[1][8]) >= float(rows[0][8]) > 0 and float(rows[1][6]) > 0  # GMAC/step, ms/step
 
@@ -126,9 +121,8 @@ def test_width_speed_script_times_minibatch_std_rows():
 def test_width_speed_script_times_g_upsample_rows():
     """--g-upsample adds a column and one row per value; nearest upsampling + a 3x3 conv does more arithmetic
     than the 4x4 stride-2 transposed conv it replaces (9 taps per output against 4)."""
-    r = _width_speed_rows("--g-upsample", "transpose,nearest")
-    assert "| G upsampling |" in r.stdout
-    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in r.stdout.splitlines() if line.startswith("| 8 ")]
+    out, rows = _width_speed_rows("--g-upsample", "transpose,nearest")
+    assert "| G upsampling |" in out
     assert [row[5] for row in rows] == ["transpose", "nearest"]
     assert float(rows[1][8]) > float(rows[0][8]) > 0 and float(rows[1][6]) > 0  # GMAC/step, ms/step
 

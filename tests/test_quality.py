@@ -383,7 +383,7 @@ def test_mnist_cgan_wideg_hq_recipe_learns_legible_balanced_digits(tmp_path):
 @pytest.mark.slow
 def test_mnist_cgan_wideg_hq_with_nearest_upsampling_learns_legible_balanced_digits(tmp_path):
     """mnist-cgan-wideg-hq with model.g_upsample=nearest (resize-convolution in G) shortened to 1,500 steps (the slow
-    set; about 6 min on one thread beside other jobs). Measured on the AMD EPYC, 2026-12-08, one thread beside a
+    set; 549 s on one thread beside another training run). Measured on the AMD EPYC, 2026-12-08, one thread beside a
     training run: legible 0.925 / 0.946 / 0.926 at seeds 0 / 1 / 2 (the transposed-conv preset, the same hour: 0.925 /
     0.909 / 0.934), class shares 0.095-0.1065; MNIST-feature FID of 5,000 samples 3.09 / 2.77 / 3.30 (preset 3.97 /
     4.58 / 4.08)."""
